@@ -1,0 +1,36 @@
+"""lrkit: the learning rate, from schedule to optimizer to the tools to choose them.
+
+``import lrkit`` and :mod:`lrkit.schedules` need only NumPy. Names that need an
+optional dependency (matplotlib, torch) are imported on first use, and a
+missing dependency raises an ``ImportError`` that says what to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lrkit import schedules
+from lrkit.schedules import Schedule, parse
+
+__version__ = "0.1.0"
+
+# name -> module that defines it, imported on first attribute access
+_LAZY = {
+    "plot_schedules": "lrkit.tools.plot",
+    "sample": "lrkit.tools.plot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrkit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["Schedule", "__version__", "parse", "plot_schedules", "sample", "schedules"]

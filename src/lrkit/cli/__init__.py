@@ -1,0 +1,1 @@
+"""The ``lrkit`` command: a thin shell over the library (one module per command)."""

@@ -1,0 +1,20 @@
+"""Optional dependencies: import them lazily, and say what to install when missing."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# module -> extra of lrkit that installs it
+EXTRAS = {"matplotlib": "plot", "torch": "torch"}
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` or raise ``ImportError`` naming the lrkit extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = EXTRAS.get(top)
+        hint = f"pip install 'lrkit[{extra}]'" if extra else f"pip install {top}"
+        raise ImportError(f"{module} is needed for this feature: {hint}") from exc

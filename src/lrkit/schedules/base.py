@@ -1,0 +1,254 @@
+"""The ``Schedule`` base class, the registry, and evaluation on every kind of step.
+
+Note [step convention]
+~~~~~~~~~~~~~~~~~~~~~~
+``t`` is the number of optimizer updates already applied: the first update
+uses ``s(0)``. A phase with ``steps=N`` reaches its end value at ``t == N``
+and holds it after, unless the family is periodic by definition (cyclic,
+restarts) or its source defines another clock (Noam counts from 1, timm's
+tanh drops to its floor at ``t == steps``); each such family says so in its
+docstring. Fractional ``t`` is allowed everywhere (per-epoch use with
+fractional epochs); families that are discrete by definition (step decay,
+multistep, the recursive time-based decay, multiplicative) floor it.
+Python and NumPy steps must be finite and >= 0 (else ``ValueError``); a
+tensor is not checked, since checking would read it back to the host, and a
+negative entry evaluates as 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from lrkit.schedules.array_ops import MATH, NUMPY, TorchOps
+from lrkit.schedules.params import Param, did_you_mean, normalize, param_of
+
+SCHEMA_VERSION = 1
+
+_REGISTRY: dict[str, type[Schedule]] = {}
+S = TypeVar("S", bound="type[Schedule]")
+
+
+def register(name: str, summary: str) -> Callable[[S], S]:
+    """Class decorator: make a Schedule class known to ``get``/``parse``/``from_dict``
+    under ``name``; ``summary`` is its one-line description in listings."""
+
+    def deco(cls: S) -> S:
+        if name in _REGISTRY:
+            raise ValueError(f"schedule name {name!r} is already registered")
+        cls.name = name
+        cls.summary = summary
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def list_schedules() -> list[str]:
+    """Names of every registered schedule, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Schedule]:
+    """The schedule class registered under ``name``."""
+    if not isinstance(name, str):
+        raise TypeError(f"schedule name must be a string, got {name!r}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown schedule {name!r}" + did_you_mean(name, list(_REGISTRY))
+        ) from None
+
+
+class Schedule:
+    """A pure function of the step ``t`` (see Note [step convention]).
+
+    Subclasses are frozen dataclasses whose fields are declared with
+    :func:`lrkit.schedules.params.param`; they implement ``_eval(t, ops)``
+    (Note [evaluation backends]) and ``example()``.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    # -- construction -----------------------------------------------------
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = normalize(owner, f.name, param_of(f), getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        self._check()
+        inner = self.build()
+        if inner is not None:
+            object.__setattr__(self, "_inner", inner)
+
+    def _check(self) -> None:
+        """Cross-field validation; raise through :meth:`_fail`."""
+
+    def _fail(self, message: str, exc: type[Exception] = ValueError) -> None:
+        raise exc(f"{type(self).__name__}: {message}")
+
+    def build(self) -> Schedule | None:
+        """Recipes return the composition of primitives they evaluate."""
+        return None
+
+    @classmethod
+    def example(cls) -> Schedule:
+        """A representative instance in which every argument matters."""
+        raise NotImplementedError
+
+    # -- evaluation -------------------------------------------------------
+    def _eval(self, t: Any, ops: Any) -> Any:
+        inner: Schedule = self.__dict__["_inner"]
+        return inner._eval(t, ops)
+
+    def __call__(self, t: Any) -> Any:
+        """Evaluate at ``t``: an int/float, a NumPy array or scalar, or a torch tensor.
+
+        Returns the same kind: ``float``; a float NumPy array (float64 for an
+        integer array, else its dtype); a tensor of the same shape, device and
+        floating dtype (float64 for an integer tensor).
+        """
+        if isinstance(t, (int, float)) and not isinstance(t, bool):
+            x = float(t)
+            if not 0.0 <= x < float("inf"):
+                raise ValueError(f"{type(self).__name__}: step must be finite and >= 0, got {t!r}")
+            return float(self._eval(x, MATH))
+        if isinstance(t, (np.ndarray, np.generic)):
+            return self._eval_numpy(t)
+        return self._eval_torch(t)
+
+    def _eval_numpy(self, t: np.ndarray | np.generic) -> Any:
+        arr = np.asarray(t)
+        if arr.dtype.kind in "iu":
+            arr = arr.astype(np.float64)
+        elif arr.dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}: steps must be numbers, got dtype {arr.dtype}")
+        if arr.size and not (arr.min() >= 0 and np.isfinite(arr).all()):
+            raise ValueError(f"{type(self).__name__}: steps must be finite and >= 0")
+        with np.errstate(over="ignore", under="ignore"):
+            out = self._eval(arr, NUMPY)
+        out = np.broadcast_to(np.asarray(out, dtype=arr.dtype), arr.shape)
+        return out.copy() if isinstance(t, np.ndarray) else out[()]
+
+    def _eval_torch(self, t: Any) -> Any:
+        import torch
+
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: step must be an int, float, NumPy array or "
+                f"torch tensor, got {type(t).__name__}"
+            )
+        if not t.is_floating_point():
+            t = t.to(torch.float64)
+        t = torch.clamp(t, min=0.0)
+        ops = TorchOps(t)
+        out = self._eval(t, ops)
+        if not isinstance(out, torch.Tensor):
+            return torch.full_like(t, out)
+        return out.to(t.dtype).expand(t.shape).clone()
+
+    # -- what a schedule declares about itself -----------------------------
+    def bounds(self) -> tuple[float, float]:
+        """``(lo, hi)``: every value lies in this closed interval."""
+        return self.__dict__["_inner"].bounds()  # type: ignore[no-any-return]
+
+    def monotone(self) -> int | None:
+        """+1 non-decreasing, -1 non-increasing, 0 constant, None neither/unknown."""
+        return self.__dict__["_inner"].monotone()  # type: ignore[no-any-return]
+
+    def breakpoints(self) -> tuple[float, ...]:
+        """Steps where a phase starts or ends (for plots and tests)."""
+        inner = self.__dict__.get("_inner")
+        return inner.breakpoints() if inner is not None else ()
+
+    def continuous(self) -> bool:
+        """True when the value is continuous in ``t`` (declared, and tested)."""
+        inner = self.__dict__.get("_inner")
+        return inner.continuous() if inner is not None else False
+
+    # -- data --------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """Field name -> value, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/YAML-safe dict: ``{"type": name, "version": 1, **arguments}``."""
+        out: dict[str, Any] = {"type": self.name, "version": SCHEMA_VERSION}
+        out.update({k: _to_plain(v) for k, v in self.params().items()})
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schedule:
+        """Rebuild a schedule written by :meth:`to_dict` (any registered type)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"from_dict: expected a dict, got {type(data).__name__}")
+        data = dict(data)
+        version = data.pop("version", SCHEMA_VERSION)
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+            raise ValueError(
+                f"from_dict: unsupported schema `version` {version!r} "
+                f"(this lrkit reads 1..{SCHEMA_VERSION})"
+            )
+        if "type" not in data:
+            raise ValueError("from_dict: missing key 'type'")
+        target = get(data.pop("type"))
+        if cls is not Schedule and not issubclass(target, cls):
+            raise ValueError(f"from_dict: {target.__name__} is not a {cls.__name__}")
+        fields = {f.name: f for f in dataclasses.fields(target)}  # type: ignore[arg-type]
+        for key in data:
+            if key not in fields:
+                raise ValueError(
+                    f"{target.__name__}: unknown argument {key!r}" + did_you_mean(key, list(fields))
+                )
+        kwargs = {k: _from_plain(param_of(fields[k]), v) for k, v in data.items()}
+        return target(**kwargs)
+
+    def __str__(self) -> str:
+        from lrkit.schedules.spec import format_spec
+
+        return format_spec(self)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.changed_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def changed_params(self) -> dict[str, Any]:
+        """The arguments that differ from their defaults, in declaration order."""
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or value != f.default or type(value) is not type(
+                f.default
+            ):
+                out[f.name] = value
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self).name, self.params()))
+
+
+def _rebuild(name: str, kwargs: dict[str, Any]) -> Schedule:
+    return get(name)(**kwargs)
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        d = value.to_dict()
+        d.pop("version")
+        return d
+    if isinstance(value, tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _from_plain(p: Param, value: Any) -> Any:
+    if p.kind == "schedule" and isinstance(value, dict):
+        return Schedule.from_dict(value)
+    if p.kind == "schedules" and isinstance(value, list):
+        return [Schedule.from_dict(v) if isinstance(v, dict) else v for v in value]
+    return value

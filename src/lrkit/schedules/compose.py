@@ -1,0 +1,293 @@
+"""Composition as data: Join, Scale, Product, Sum, Clip, Repeat."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.params import param
+
+_TOL = 1e-12
+
+
+def _same_direction(schedules: tuple[Schedule, ...]) -> int | None:
+    """The common monotone direction of ``schedules`` (constants join either)."""
+    signs = {s.monotone() for s in schedules}
+    if None in signs or signs == {1, -1} or signs >= {1, -1}:
+        return None
+    signs.discard(0)
+    return signs.pop() if signs else 0
+
+
+@register("join", "phases in sequence, each on its own relative clock")
+@dataclass(frozen=True, repr=False)
+class Join(Schedule):
+    """Phases in sequence: ``schedules[i]`` runs from ``boundaries[i-1]`` to
+    ``boundaries[i]``, each seeing its own relative step:
+
+    ``s(t) = schedules[i](t - boundaries[i-1])`` for ``boundaries[i-1] <= t < boundaries[i]``.
+
+    >>> from lrkit.schedules import Constant, Linear
+    >>> s = Join([Linear(steps=10, start=0.0, end=1.0), Constant(1.0)], boundaries=[10])
+    >>> s(0), s(5), s(10), s(100)
+    (0.0, 0.5, 1.0, 1.0)
+    """
+
+    schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=1)
+    boundaries: tuple[int, ...] = param((), kind="ints", lo=1, increasing=True)
+
+    def _check(self) -> None:
+        if len(self.boundaries) != len(self.schedules) - 1:
+            self._fail(
+                f"`boundaries` must have one entry fewer than `schedules` "
+                f"({len(self.schedules)}), got {len(self.boundaries)}"
+            )
+        if len(set(self.boundaries)) != len(self.boundaries):
+            self._fail(f"`boundaries` must be strictly increasing, got {list(self.boundaries)!r}")
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        value = self.schedules[0]._eval(t, ops)
+        for b, phase in zip(self.boundaries, self.schedules[1:]):
+            value = ops.where(t >= b, phase._eval(ops.maximum(t - b, 0.0), ops), value)
+        return value
+
+    def _phase_ends(self) -> list[tuple[float, float]]:
+        """``(last value of phase i, first value of phase i+1)`` at each boundary."""
+        starts = (0, *self.boundaries)
+        return [
+            (self.schedules[i](b - starts[i]), self.schedules[i + 1](0))
+            for i, b in enumerate(self.boundaries)
+        ]
+
+    def bounds(self) -> tuple[float, float]:
+        los, his = zip(*(s.bounds() for s in self.schedules))
+        return (min(los), max(his))
+
+    def monotone(self) -> int | None:
+        direction = _same_direction(self.schedules)
+        if direction is None:
+            return None
+        for end, start in self._phase_ends():
+            step = start - end
+            if step * direction < -_TOL or (direction == 0 and abs(step) > _TOL):
+                return None
+        return direction
+
+    def breakpoints(self) -> tuple[float, ...]:
+        starts = (0, *self.boundaries)
+        ends = (*self.boundaries, math.inf)
+        inner = {
+            start + b
+            for start, end, phase in zip(starts, ends, self.schedules)
+            for b in phase.breakpoints()
+            if start + b < end
+        }
+        return tuple(sorted({*map(float, self.boundaries), *inner}))
+
+    def continuous(self) -> bool:
+        if not all(s.continuous() for s in self.schedules):
+            return False
+        return all(abs(end - start) <= _TOL * max(1.0, abs(end)) for end, start in self._phase_ends())
+
+    @classmethod
+    def example(cls) -> Join:
+        from lrkit.schedules.cosine import Cosine
+        from lrkit.schedules.decay import Linear
+
+        return cls((Linear(steps=10, start=0.1, end=1.0), Cosine(steps=90, end=0.1)), (10,))
+
+
+@register("scale", "a schedule times a constant factor")
+@dataclass(frozen=True, repr=False)
+class Scale(Schedule):
+    """``s(t) = factor * schedule(t)``.
+
+    >>> from lrkit.schedules import Constant
+    >>> Scale(Constant(0.5), factor=3.0)(7)
+    1.5
+    """
+
+    schedule: Schedule = param(kind="schedule")
+    factor: float = param(kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return self.factor * self.schedule._eval(t, ops)
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.schedule.bounds()
+        return (self.factor * lo, self.factor * hi if self.factor else 0.0)
+
+    def monotone(self) -> int | None:
+        return self.schedule.monotone() if self.factor else 0
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return self.schedule.breakpoints()
+
+    def continuous(self) -> bool:
+        return self.schedule.continuous()
+
+    @classmethod
+    def example(cls) -> Scale:
+        from lrkit.schedules.cosine import Cosine
+
+        return cls(Cosine(steps=100), factor=0.5)
+
+
+@register("product", "the product of schedules")
+@dataclass(frozen=True, repr=False)
+class Product(Schedule):
+    """``s(t) = prod_i schedules[i](t)``.
+
+    >>> from lrkit.schedules import Constant, Linear
+    >>> Product([Constant(0.5), Linear(steps=10)])(5)
+    0.25
+    """
+
+    schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        value = self.schedules[0]._eval(t, ops)
+        for s in self.schedules[1:]:
+            value = value * s._eval(t, ops)
+        return value
+
+    def bounds(self) -> tuple[float, float]:
+        return (math.prod(s.bounds()[0] for s in self.schedules), _prod_hi(self.schedules))
+
+    def monotone(self) -> int | None:
+        return _same_direction(self.schedules)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
+
+    def continuous(self) -> bool:
+        return all(s.continuous() for s in self.schedules)
+
+    @classmethod
+    def example(cls) -> Product:
+        from lrkit.schedules.cyclic import Cyclic
+        from lrkit.schedules.decay import Linear
+
+        return cls((Linear(steps=200, end=0.2), Cyclic(up=10, low=0.5)))
+
+
+def _prod_hi(schedules: tuple[Schedule, ...]) -> float:
+    his = [s.bounds()[1] for s in schedules]
+    return 0.0 if 0.0 in his else math.prod(his)
+
+
+@register("sum", "the sum of schedules")
+@dataclass(frozen=True, repr=False)
+class Sum(Schedule):
+    """``s(t) = sum_i schedules[i](t)``.
+
+    >>> from lrkit.schedules import Constant, Linear
+    >>> Sum([Constant(0.1), Linear(steps=10)])(5)
+    0.6
+    """
+
+    schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        value = self.schedules[0]._eval(t, ops)
+        for s in self.schedules[1:]:
+            value = value + s._eval(t, ops)
+        return value
+
+    def bounds(self) -> tuple[float, float]:
+        return (sum(s.bounds()[0] for s in self.schedules), sum(s.bounds()[1] for s in self.schedules))
+
+    def monotone(self) -> int | None:
+        return _same_direction(self.schedules)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
+
+    def continuous(self) -> bool:
+        return all(s.continuous() for s in self.schedules)
+
+    @classmethod
+    def example(cls) -> Sum:
+        from lrkit.schedules.cosine import Cosine
+        from lrkit.schedules.decay import Constant
+
+        return cls((Constant(0.1), Cosine(steps=100, end=0.2)))
+
+
+@register("clip", "a schedule clipped to [low, high]")
+@dataclass(frozen=True, repr=False)
+class Clip(Schedule):
+    """``s(t) = min(max(schedule(t), low), high)`` (no upper clip when ``high`` is None).
+
+    >>> from lrkit.schedules import Linear
+    >>> s = Clip(Linear(steps=10), low=0.2)
+    >>> s(0), s(9)
+    (1.0, 0.2)
+    """
+
+    schedule: Schedule = param(kind="schedule")
+    low: float = param(0.0, kind="float", lo=0.0)
+    high: float | None = param(None, kind="float", lo=0.0, nullable=True)
+
+    def _check(self) -> None:
+        if self.high is not None and self.high < self.low:
+            self._fail(f"`high` must be >= `low` ({self.low!r}), got {self.high!r}")
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        value = ops.maximum(self.schedule._eval(t, ops), self.low)
+        return value if self.high is None else ops.minimum(value, self.high)
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.schedule.bounds()
+        top = math.inf if self.high is None else self.high
+        return (min(max(lo, self.low), top), min(max(hi, self.low), top))
+
+    def monotone(self) -> int | None:
+        return self.schedule.monotone()
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return self.schedule.breakpoints()
+
+    def continuous(self) -> bool:
+        return self.schedule.continuous()
+
+    @classmethod
+    def example(cls) -> Clip:
+        from lrkit.schedules.cyclic import Cyclic
+
+        return cls(Cyclic(up=10, low=0.0), low=0.2, high=0.8)
+
+
+@register("repeat", "a schedule restarted every period steps")
+@dataclass(frozen=True, repr=False)
+class Repeat(Schedule):
+    """``s(t) = schedule(t mod period)``: restart the same schedule every ``period`` steps.
+
+    >>> from lrkit.schedules import Linear
+    >>> s = Repeat(Linear(steps=10), period=10)
+    >>> s(0), s(5), s(10), s(15)
+    (1.0, 0.5, 1.0, 0.5)
+    """
+
+    schedule: Schedule = param(kind="schedule")
+    period: int = param(kind="int", lo=1)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return self.schedule._eval(t - self.period * ops.floor(t / self.period), ops)
+
+    def bounds(self) -> tuple[float, float]:
+        return self.schedule.bounds()
+
+    def monotone(self) -> int | None:
+        return 0 if self.schedule.monotone() == 0 else None
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(float(self.period * k) for k in range(1, 5))
+
+    @classmethod
+    def example(cls) -> Repeat:
+        from lrkit.schedules.cosine import Cosine
+
+        return cls(Cosine(steps=40, end=0.1), period=50)

@@ -1,0 +1,327 @@
+"""Monotone decays: constant, linear, step, multistep, exponential, inverse-time,
+time-based (recursive), polynomial and REX."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lrkit.schedules.array_ops import log_rising_product
+from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.params import param
+from lrkit.schedules.shapes import progress, segment
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+@register("constant", "a constant value")
+@dataclass(frozen=True, repr=False)
+class Constant(Schedule):
+    """``s(t) = value``.
+
+    >>> Constant(0.5)(1000)
+    0.5
+    """
+
+    value: float = param(1.0, kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return self.value
+
+    def bounds(self) -> tuple[float, float]:
+        return (self.value, self.value)
+
+    def monotone(self) -> int | None:
+        return 0
+
+    def continuous(self) -> bool:
+        return True
+
+    @classmethod
+    def example(cls) -> Constant:
+        return cls(0.5)
+
+
+@register("linear", "linear from start to end over steps, then holds (textbook decay to a floor)")
+@dataclass(frozen=True, repr=False)
+class Linear(Schedule):
+    """Linear from ``start`` to ``end`` over ``steps``, then holds ``end``.
+
+    ``s(t) = (1 - k/tau) start + (k/tau) end`` with ``k = min(t, tau)``,
+    ``tau = steps``: the textbook decay to a floor (Goodfellow et al., 8.3.1,
+    where the usual choice is ``end = 0.01 start``); with ``start < end`` it is
+    a linear warmup.
+
+    >>> s = Linear(steps=100, start=1.0, end=0.01)
+    >>> s(0), s(50), s(100), s(1000)
+    (1.0, 0.505, 0.01, 0.01)
+    """
+
+    steps: int = param(kind="int", lo=1)
+    start: float = param(1.0, kind="float", lo=0.0)
+    end: float = param(0.0, kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return segment("linear", self.start, self.end, progress(t, self.steps, ops), ops)
+
+    def bounds(self) -> tuple[float, float]:
+        return (min(self.start, self.end), max(self.start, self.end))
+
+    def monotone(self) -> int | None:
+        return _sign(self.end - self.start)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return (float(self.steps),)
+
+    def continuous(self) -> bool:
+        return True
+
+    @classmethod
+    def example(cls) -> Linear:
+        return cls(steps=100, start=1.0, end=0.01)
+
+
+@register("step", "step (drop) decay: gamma ** floor(t / every)")
+@dataclass(frozen=True, repr=False)
+class StepDecay(Schedule):
+    """Step (drop) decay: ``s(t) = gamma ** floor(t / every)``.
+
+    >>> s = StepDecay(every=10, gamma=0.5)
+    >>> s(0), s(9), s(10), s(25)
+    (1.0, 1.0, 0.5, 0.25)
+    """
+
+    every: int = param(kind="int", lo=1)
+    gamma: float = param(0.1, kind="float", lo=0.0, lo_open=True)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return ops.power(self.gamma, ops.floor(t / self.every))
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0) if self.gamma <= 1 else (1.0, math.inf)
+
+    def monotone(self) -> int | None:
+        return _sign(self.gamma - 1.0)
+
+    @classmethod
+    def example(cls) -> StepDecay:
+        return cls(every=30, gamma=0.5)
+
+
+@register("multistep", "gamma ** (number of milestones passed); repeated milestones compound")
+@dataclass(frozen=True, repr=False)
+class MultiStep(Schedule):
+    """``s(t) = gamma ** #{m in milestones : m <= t}``; repeated milestones compound.
+
+    >>> s = MultiStep(milestones=[30, 80], gamma=0.1)
+    >>> s(29), s(30), round(s(80), 12)
+    (1.0, 0.1, 0.01)
+    """
+
+    milestones: tuple[int, ...] = param(kind="ints", lo=0, increasing=True, min_len=1)
+    gamma: float = param(0.1, kind="float", lo=0.0, lo_open=True)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        count: Any = 0.0
+        for m in self.milestones:
+            count = count + ops.where(t >= m, 1.0, 0.0)
+        return ops.power(self.gamma, count)
+
+    def bounds(self) -> tuple[float, float]:
+        final = self.gamma ** len(self.milestones)
+        return (min(1.0, final), max(1.0, final))
+
+    def monotone(self) -> int | None:
+        return _sign(self.gamma - 1.0)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(float(m) for m in sorted(set(self.milestones)))
+
+    @classmethod
+    def example(cls) -> MultiStep:
+        return cls(milestones=(30, 60, 60, 90), gamma=0.5)
+
+
+@register("exponential", "exponential decay gamma ** (t / decay_steps), optionally staircase")
+@dataclass(frozen=True, repr=False)
+class Exponential(Schedule):
+    """``s(t) = gamma ** p`` with ``p = t / decay_steps`` (``floor`` of it if ``staircase``).
+
+    ``gamma`` is the factor per ``decay_steps`` steps (Keras' ``decay_rate``);
+    ``gamma > 1`` grows, as in an exponential LR range test.
+
+    >>> s = Exponential(gamma=0.5, decay_steps=10)
+    >>> s(0), s(10), round(s(5), 6)
+    (1.0, 0.5, 0.707107)
+    """
+
+    gamma: float = param(kind="float", lo=0.0, lo_open=True)
+    decay_steps: int = param(1, kind="int", lo=1)
+    staircase: bool = param(False, kind="bool")
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        p = t / self.decay_steps
+        if self.staircase:
+            p = ops.floor(p)
+        return ops.power(self.gamma, p)
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0) if self.gamma <= 1 else (1.0, math.inf)
+
+    def monotone(self) -> int | None:
+        return _sign(self.gamma - 1.0)
+
+    def continuous(self) -> bool:
+        return not self.staircase
+
+    @classmethod
+    def example(cls) -> Exponential:
+        return cls(gamma=0.5, decay_steps=100, staircase=True)
+
+
+@register("inverse_time", "closed-form inverse-time decay 1 / (1 + decay t), as Keras")
+@dataclass(frozen=True, repr=False)
+class InverseTime(Schedule):
+    """Inverse-time ("time-based") decay in closed form, as Keras defines it:
+    ``s(t) = 1 / (1 + decay * p)`` with ``p = t / decay_steps`` (floored if ``staircase``).
+
+    The other reading found in tutorials, ``lr <- lr / (1 + decay * t)``
+    applied every step, is :class:`TimeBased`.
+
+    >>> s = InverseTime(decay=0.5, decay_steps=10)
+    >>> s(0), s(10), s(20)
+    (1.0, 0.6666666666666666, 0.5)
+    """
+
+    decay: float = param(kind="float", lo=0.0)
+    decay_steps: int = param(1, kind="int", lo=1)
+    staircase: bool = param(False, kind="bool")
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        p = t / self.decay_steps
+        if self.staircase:
+            p = ops.floor(p)
+        return 1.0 / (1.0 + self.decay * p)
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    def monotone(self) -> int | None:
+        return -1 if self.decay > 0 else 0
+
+    def continuous(self) -> bool:
+        return not self.staircase
+
+    @classmethod
+    def example(cls) -> InverseTime:
+        return cls(decay=0.5, decay_steps=10, staircase=True)
+
+
+@register("time_based", "recursive time-based decay lr_k = lr_{k-1} / (1 + decay k)")
+@dataclass(frozen=True, repr=False)
+class TimeBased(Schedule):
+    """Recursive time-based decay: ``lr_k = lr_{k-1} / (1 + decay * k)`` each step, i.e.
+
+    ``s(t) = prod_{k=1..n} 1 / (1 + decay * k)`` with ``n = floor(t)``,
+
+    evaluated in closed form through the Gamma function
+    (``prod (1 + decay k) = decay**n Gamma(n + 1 + 1/decay) / Gamma(1 + 1/decay)``),
+    so that any step costs the same. It decays much faster than
+    :class:`InverseTime`, which tutorials also call "time-based".
+
+    >>> s = TimeBased(decay=0.1)
+    >>> s(0), round(s(1), 12), round(s(2), 12)
+    (1.0, 0.909090909091, 0.757575757576)
+    """
+
+    decay: float = param(kind="float", lo=0.0, lo_open=True)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return ops.exp(-log_rising_product(self.decay, ops.floor(t), ops))
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    def monotone(self) -> int | None:
+        return -1
+
+    @classmethod
+    def example(cls) -> TimeBased:
+        return cls(decay=0.01)
+
+
+@register("polynomial", "polynomial decay to end with a power")
+@dataclass(frozen=True, repr=False)
+class Polynomial(Schedule):
+    """``s(t) = (1 - end) (1 - min(t, steps)/steps) ** power + end``.
+
+    >>> s = Polynomial(steps=100, power=2.0, end=0.1)
+    >>> s(0), s(50), s(100), s(200)
+    (1.0, 0.325, 0.1, 0.1)
+    """
+
+    steps: int = param(kind="int", lo=1)
+    power: float = param(1.0, kind="float", lo=0.0, lo_open=True)
+    end: float = param(0.0, kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        x = progress(t, self.steps, ops)
+        return (1.0 - self.end) * ops.power(1.0 - x, self.power) + self.end
+
+    def bounds(self) -> tuple[float, float]:
+        return (min(1.0, self.end), max(1.0, self.end))
+
+    def monotone(self) -> int | None:
+        return _sign(self.end - 1.0)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return (float(self.steps),)
+
+    def continuous(self) -> bool:
+        return True
+
+    @classmethod
+    def example(cls) -> Polynomial:
+        return cls(steps=100, power=2.0, end=0.1)
+
+
+@register("rex", "REX rational decay, as pytorch_optimizer")
+@dataclass(frozen=True, repr=False)
+class REX(Schedule):
+    """REX, the rational decay of Chen et al. (2022), as ``pytorch_optimizer`` defines it:
+
+    ``s(t) = end + (1 - end) (1 - x) / (1 - x/2)``, ``x = min(t, steps) / steps``.
+
+    ``pytorch_optimizer.REXScheduler`` sets the lr to its minimum at
+    construction and applies ``s(k)`` on its ``k+1``-th ``step()``.
+
+    >>> s = REX(steps=100)
+    >>> s(0), s(50), s(100)
+    (1.0, 0.6666666666666666, 0.0)
+    """
+
+    steps: int = param(kind="int", lo=1)
+    end: float = param(0.0, kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        x = progress(t, self.steps, ops)
+        return self.end + (1.0 - self.end) * ((1.0 - x) / (1.0 - x / 2.0))
+
+    def bounds(self) -> tuple[float, float]:
+        return (min(1.0, self.end), max(1.0, self.end))
+
+    def monotone(self) -> int | None:
+        return _sign(self.end - 1.0)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return (float(self.steps),)
+
+    def continuous(self) -> bool:
+        return True
+
+    @classmethod
+    def example(cls) -> REX:
+        return cls(steps=100, end=0.05)

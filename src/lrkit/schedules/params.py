@@ -1,0 +1,167 @@
+"""Declared constructor arguments: one description drives validation, the spec
+parser, serialisation and the generated tests.
+
+A schedule field is declared with :func:`param`::
+
+    steps: int = param(kind="int", lo=1)
+    end: float = param(0.0, kind="float", lo=0.0)
+
+and :meth:`lrkit.schedules.Schedule.__post_init__` checks and normalises every
+declared field before the class's own cross-field checks run. Messages name
+the class and the argument the user passed, and the constraint::
+
+    Cosine: `steps` must be a positive integer, got -3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+KINDS = ("int", "float", "bool", "str", "schedule", "ints", "floats", "schedules")
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """What a field accepts. ``lo``/``hi`` bound numbers (or each element)."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] | None = None
+    nullable: bool = False
+    increasing: bool = False  # sequences: non-decreasing elements
+    min_len: int = 0
+
+    def describe(self) -> str:
+        """The constraint in words, as used in error messages."""
+        if self.kind in ("ints", "floats", "schedules"):
+            elem = dataclasses.replace(self, kind=self.kind[:-1]).describe()
+            order = " in non-decreasing order" if self.increasing else ""
+            size = f"at least {self.min_len} " if self.min_len else ""
+            return f"a list of {size}{_plural(elem)}{order}"
+        if self.kind == "bool":
+            return "a bool"
+        if self.kind == "schedule":
+            return "a Schedule"
+        if self.kind == "str":
+            return "one of " + ", ".join(repr(c) for c in self.choices or ())
+        noun = "integer" if self.kind == "int" else "finite number"
+        if self.hi is None and self.lo == 0 and not self.lo_open:
+            return f"a non-negative {noun}"
+        if self.hi is None and self.lo is not None and (
+            (self.lo == 0 and self.lo_open) or (self.kind == "int" and self.lo == 1)
+        ):
+            return f"a positive {noun}"
+        if self.lo is not None and self.hi is not None:
+            left = "(" if self.lo_open else "["
+            right = ")" if self.hi_open else "]"
+            return f"a number in {left}{_num(self.lo)}, {_num(self.hi)}{right}"
+        if self.lo is not None:
+            return f"a {noun} {'>' if self.lo_open else '>='} {_num(self.lo)}"
+        if self.hi is not None:
+            return f"a {noun} {'<' if self.hi_open else '<='} {_num(self.hi)}"
+        return f"a {noun}"
+
+
+def _plural(desc: str) -> str:
+    for article in ("a ", "an ", "one of "):
+        if desc.startswith(article):
+            desc = desc[len(article) :]
+            break
+    return desc.replace("integer", "integers", 1).replace("number", "numbers", 1).replace(
+        "Schedule", "Schedules", 1
+    )
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def param(default: Any = dataclasses.MISSING, **spec: Any) -> Any:
+    """A dataclass field whose accepted values are described by :class:`Param`."""
+    meta = {"lrkit": Param(**spec)}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def param_of(field: dataclasses.Field[Any]) -> Param:
+    return field.metadata["lrkit"]  # type: ignore[no-any-return]
+
+
+def normalize(owner: str, name: str, p: Param, value: Any) -> Any:
+    """Check ``value`` against ``p``; return it in canonical form (tuples, floats)."""
+    if value is None:
+        if p.nullable:
+            return None
+        raise TypeError(f"{owner}: `{name}` must be {p.describe()}, got None")
+    if p.kind in ("ints", "floats", "schedules"):
+        return _normalize_sequence(owner, name, p, value)
+    return _normalize_scalar(owner, name, p, value, p.describe())
+
+
+def _normalize_sequence(owner: str, name: str, p: Param, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        if not (hasattr(value, "tolist") and isinstance(value.tolist(), list)):
+            raise TypeError(f"{owner}: `{name}` must be {p.describe()}, got {value!r}")
+        value = value.tolist()
+    elem = dataclasses.replace(p, kind=p.kind[:-1])
+    items = tuple(_normalize_scalar(owner, name, elem, v, p.describe()) for v in value)
+    if len(items) < p.min_len:
+        raise ValueError(f"{owner}: `{name}` must be {p.describe()}, got {list(value)!r}")
+    if p.increasing and any(b < a for a, b in zip(items, items[1:])):
+        raise ValueError(f"{owner}: `{name}` must be {p.describe()}, got {list(items)!r}")
+    return items
+
+
+def _normalize_scalar(owner: str, name: str, p: Param, value: Any, desc: str) -> Any:
+    from lrkit.schedules.base import Schedule
+
+    def bad(exc: type[Exception] = ValueError) -> Exception:
+        return exc(f"{owner}: `{name}` must be {desc}, got {value!r}")
+
+    if p.kind == "schedule":
+        if not isinstance(value, Schedule):
+            raise bad(TypeError)
+        return value
+    if p.kind == "bool":
+        if not isinstance(value, bool):
+            raise bad(TypeError)
+        return value
+    if p.kind == "str":
+        if not isinstance(value, str):
+            raise bad(TypeError)
+        choices = p.choices or ()
+        if value not in choices:
+            raise ValueError(
+                f"{owner}: `{name}` must be {desc}, got {value!r}" + did_you_mean(value, choices)
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise bad(TypeError)
+    if p.kind == "int":
+        if not isinstance(value, numbers.Integral):
+            raise bad(TypeError)
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise bad()
+    if p.lo is not None and (value < p.lo or (p.lo_open and value == p.lo)):
+        raise bad()
+    if p.hi is not None and (value > p.hi or (p.hi_open and value == p.hi)):
+        raise bad()
+    return value
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close option exists, else ``''``."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,127 @@
+"""ReduceOnPlateau: a metric-driven controller whose factor multiplies a schedule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lrkit.schedules.params import Param, normalize
+
+_STATE_KEYS = ("scale", "best", "num_bad", "cooldown_left", "last_metric", "steps")
+
+
+class ReduceOnPlateau:
+    """Multiply the learning rate by ``factor`` when a metric stops improving.
+
+    Not a schedule: it is driven by metrics, not by the step, and its state
+    lives in :meth:`state_dict`. ``scale`` starts at 1 and is what the
+    adapter multiplies the schedule's value by. The rule is torch's
+    ``ReduceLROnPlateau``: a metric ``m`` improves on ``best`` when
+
+    * ``mode="min"``: ``m < best * (1 - threshold)`` (``rel``) or ``m < best - threshold`` (``abs``)
+    * ``mode="max"``: ``m > best * (1 + threshold)`` (``rel``) or ``m > best + threshold`` (``abs``)
+
+    After more than ``patience`` non-improving steps (not counting the
+    ``cooldown`` steps that follow a reduction) ``scale`` becomes
+    ``max(scale * factor, min_scale)``, unless that changes it by ``eps``
+    or less. A NaN metric never improves.
+
+    >>> p = ReduceOnPlateau(patience=1, factor=0.5)
+    >>> [p.step(m) for m in (1.0, 1.0, 1.0, 0.5, 0.5, 0.5)]
+    [1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_scale: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        def check(name: str, value: Any, **spec: Any) -> Any:
+            return normalize("ReduceOnPlateau", name, Param(**spec), value)
+
+        self.mode: str = check("mode", mode, kind="str", choices=("min", "max"))
+        self.factor: float = check(
+            "factor", factor, kind="float", lo=0.0, hi=1.0, lo_open=True, hi_open=True
+        )
+        self.patience: int = check("patience", patience, kind="int", lo=0)
+        self.threshold: float = check("threshold", threshold, kind="float", lo=0.0)
+        self.threshold_mode: str = check(
+            "threshold_mode", threshold_mode, kind="str", choices=("rel", "abs")
+        )
+        self.cooldown: int = check("cooldown", cooldown, kind="int", lo=0)
+        self.min_scale: float = check("min_scale", min_scale, kind="float", lo=0.0, hi=1.0)
+        self.eps: float = check("eps", eps, kind="float", lo=0.0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the metric history and restore ``scale = 1``."""
+        self.scale = 1.0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.num_bad = 0
+        self.cooldown_left = 0
+        self.last_metric: float | None = None
+        self.steps = 0
+
+    def improves(self, metric: float) -> bool:
+        """Whether ``metric`` counts as an improvement on the best so far."""
+        rel = self.threshold_mode == "rel"
+        if self.mode == "min":
+            target = self.best * (1.0 - self.threshold) if rel else self.best - self.threshold
+            return metric < target
+        target = self.best * (1.0 + self.threshold) if rel else self.best + self.threshold
+        return metric > target
+
+    def step(self, metric: Any) -> float:
+        """Record one metric value (a number or 0-d tensor); return the new ``scale``."""
+        if hasattr(metric, "item"):
+            metric = metric.item()
+        if isinstance(metric, bool) or not isinstance(metric, (int, float)):
+            raise TypeError(f"ReduceOnPlateau.step: `metric` must be a number, got {metric!r}")
+        metric = float(metric)
+        self.steps += 1
+        self.last_metric = metric
+        if self.improves(metric):
+            self.best, self.num_bad = metric, 0
+        else:
+            self.num_bad += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.num_bad = 0
+        if self.num_bad > self.patience:
+            reduced = max(self.scale * self.factor, self.min_scale)
+            if self.scale - reduced > self.eps:
+                self.scale = reduced
+            self.cooldown_left = self.cooldown
+            self.num_bad = 0
+        return self.scale
+
+    def config(self) -> dict[str, Any]:
+        keys = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+                "min_scale", "eps")
+        return {k: getattr(self, k) for k in keys}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The controller's configuration and state, with explicit keys."""
+        return {"config": self.config(), **{k: getattr(self, k) for k in _STATE_KEYS}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = [k for k in ("config", *_STATE_KEYS) if k not in state]
+        if missing:
+            raise ValueError(f"ReduceOnPlateau.load_state_dict: missing keys {missing}")
+        if state["config"] != self.config():
+            raise ValueError(
+                "ReduceOnPlateau.load_state_dict: the saved configuration "
+                f"{state['config']} differs from this controller's {self.config()}"
+            )
+        for k in _STATE_KEYS:
+            setattr(self, k, state[k])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"ReduceOnPlateau({args}; scale={self.scale!r})"

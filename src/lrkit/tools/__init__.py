@@ -1,0 +1,1 @@
+"""Library functions behind the CLI: plots (and, later, range test and benchmarks)."""
