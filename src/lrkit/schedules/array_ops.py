@@ -158,7 +158,7 @@ class TorchOps:
         key = (self.dtype, self.device)
         if key not in cache:
             cache[key] = self.torch.as_tensor(table, dtype=self.dtype, device=self.device)
-        return cache[key][index.long()]
+        return self.torch.take(cache[key], index.long())
 
 
 MATH = MathOps()

@@ -85,6 +85,8 @@ class Schedule:
         inner = self.build()
         if inner is not None:
             object.__setattr__(self, "_inner", inner)
+        for key, value in self.derive().items():
+            object.__setattr__(self, "_" + key, value)
 
     def _check(self) -> None:
         """Cross-field validation; raise through :meth:`_fail`."""
@@ -95,6 +97,15 @@ class Schedule:
     def build(self) -> Schedule | None:
         """Recipes return the composition of primitives they evaluate."""
         return None
+
+    def derive(self) -> dict[str, Any]:
+        """Constants computed once from the fields, stored as ``_<key>``.
+
+        Plain attributes rather than ``functools.cached_property``, whose lock
+        ``torch.compile`` cannot trace. They are not fields: equality, repr,
+        serialisation and pickling see only the fields.
+        """
+        return {}
 
     @classmethod
     def example(cls) -> Schedule:

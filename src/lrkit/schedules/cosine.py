@@ -146,7 +146,7 @@ class Tanh(Schedule):
 
     >>> s = Tanh(steps=100)
     >>> round(s(0), 6), round(s(70), 6), s(100)
-    (0.999998, 0.5, 0.0)
+    (0.999999, 0.5, 0.0)
     """
 
     steps: int = param(kind="int", lo=1)

@@ -230,14 +230,16 @@ class TimeBased(Schedule):
     evaluated in closed form through the Gamma function
     (``prod (1 + decay k) = decay**n Gamma(n + 1 + 1/decay) / Gamma(1 + 1/decay)``),
     so that any step costs the same. It decays much faster than
-    :class:`InverseTime`, which tutorials also call "time-based".
+    :class:`InverseTime`, which tutorials also call "time-based". ``decay``
+    must be at least 1e-12 (below that the value differs from 1 by less
+    than ``1e-12 t**2 / 2``, and ``1/decay`` loses the formula its precision).
 
     >>> s = TimeBased(decay=0.1)
     >>> s(0), round(s(1), 12), round(s(2), 12)
     (1.0, 0.909090909091, 0.757575757576)
     """
 
-    decay: float = param(kind="float", lo=0.0, lo_open=True)
+    decay: float = param(kind="float", lo=1e-12)
 
     def _eval(self, t: Any, ops: Any) -> Any:
         return ops.exp(-log_rising_product(self.decay, ops.floor(t), ops))
@@ -295,8 +297,10 @@ class REX(Schedule):
 
     ``s(t) = end + (1 - end) (1 - x) / (1 - x/2)``, ``x = min(t, steps) / steps``.
 
-    ``pytorch_optimizer.REXScheduler`` sets the lr to its minimum at
-    construction and applies ``s(k)`` on its ``k+1``-th ``step()``.
+    ``pytorch_optimizer.REXScheduler`` agrees from its first ``step()`` on
+    (its lr after ``k`` calls is ``s(k)``), but sets the lr to ``end`` at
+    construction, so its first update runs at the minimum, where lrkit's
+    runs at ``s(0) = 1``.
 
     >>> s = REX(steps=100)
     >>> s(0), s(50), s(100)

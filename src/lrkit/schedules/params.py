@@ -62,7 +62,8 @@ class Param:
         if self.lo is not None and self.hi is not None:
             left = "(" if self.lo_open else "["
             right = ")" if self.hi_open else "]"
-            return f"a number in {left}{_num(self.lo)}, {_num(self.hi)}{right}"
+            what = "an integer" if self.kind == "int" else "a number"
+            return f"{what} in {left}{_num(self.lo)}, {_num(self.hi)}{right}"
         if self.lo is not None:
             return f"a {noun} {'>' if self.lo_open else '>='} {_num(self.lo)}"
         if self.hi is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -100,16 +99,20 @@ class Multiplicative(Schedule):
     factor: Schedule = param(kind="schedule")
     steps: int = param(kind="int", lo=1, hi=10_000_000)
 
-    @cached_property
-    def table(self) -> np.ndarray:
-        """``table[n] = prod_{k=1..n} factor(k)`` for ``n = 0..steps``."""
+    def derive(self) -> dict[str, Any]:
         factors = self.factor(np.arange(1, self.steps + 1, dtype=np.float64))
         with np.errstate(over="ignore", under="ignore"):
-            return np.concatenate([[1.0], np.cumprod(factors)])
+            table = np.concatenate([[1.0], np.cumprod(factors)])
+        return {"table": table, "device_tables": {}}
+
+    @property
+    def table(self) -> np.ndarray:
+        """``table[n] = prod_{k=1..n} factor(k)`` for ``n = 0..steps``."""
+        return self.__dict__["_table"]  # type: ignore[no-any-return]
 
     def _eval(self, t: Any, ops: Any) -> Any:
         n = ops.minimum(ops.floor(t), float(self.steps))
-        return ops.take(self.table, n, self.__dict__.setdefault("_device_tables", {}))
+        return ops.take(self.table, n, self.__dict__["_device_tables"])
 
     def bounds(self) -> tuple[float, float]:
         return (float(self.table.min()), float(self.table.max()))

@@ -115,7 +115,7 @@ class OneCycle(Schedule):
     ``linear``). :meth:`momentum` gives the companion momentum schedule.
 
     >>> s = OneCycle(steps=100, pct_start=0.25, anneal="linear", div_factor=10.0)
-    >>> s(0), s(25), round(s(100), 12)
+    >>> round(s(0), 12), s(25), round(s(100), 12)
     (0.1, 1.0, 1e-05)
     """
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from lrkit.schedules.base import Schedule, register
@@ -93,22 +92,27 @@ class UntunedWarmup(Schedule):
     * ``exponential``: ``w = 1 - exp(-(t + 1) / tau)``, ``tau = int(1 / (1 - beta2))``
 
     as ``pytorch_warmup.UntunedLinearWarmup`` / ``UntunedExponentialWarmup``
-    apply them (their ``int`` truncation included: ``beta2 = 0.999`` gives
-    ``tau = 1999``). The first update already uses ``w(0) = 1/tau > 0``.
+    apply them, their ``int`` truncation included: float rounding makes
+    ``beta2 = 0.99`` give ``tau = 199``, not 200. The first update already
+    uses ``w(0) = 1/tau > 0``.
 
     >>> from lrkit.schedules import Constant
     >>> s = UntunedWarmup(Constant(), beta2=0.99)
-    >>> s(0), s(99), s(199), s(1000)
-    (0.005, 0.5, 1.0, 1.0)
+    >>> s.tau, s(0) == 1 / 199, s(198), s(1000)
+    (199, True, 1.0, 1.0)
     """
 
     schedule: Schedule = param(kind="schedule")
     beta2: float = param(0.999, kind="float", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     shape: str = param("linear", kind="str", choices=("linear", "exponential"))
 
-    @cached_property
+    def derive(self) -> dict[str, Any]:
+        return {"tau": int((2.0 if self.shape == "linear" else 1.0) / (1.0 - self.beta2))}
+
+    @property
     def tau(self) -> int:
-        return int((2.0 if self.shape == "linear" else 1.0) / (1.0 - self.beta2))
+        """The warmup period, truncated to an integer as pytorch_warmup does."""
+        return self.__dict__["_tau"]  # type: ignore[no-any-return]
 
     def factor(self, t: Any, ops: Any) -> Any:
         if self.shape == "linear":
@@ -157,24 +161,29 @@ class RAdamWarmup(Schedule):
     >>> from lrkit.schedules import Constant
     >>> s = RAdamWarmup(Constant(), beta2=0.999)
     >>> round(s(0), 6), round(s(1000), 6)
-    (0.002238, 0.474568)
+    (0.017312, 0.646639)
     """
 
     schedule: Schedule = param(kind="schedule")
     beta2: float = param(0.999, kind="float", lo=0.6, hi=1.0, lo_open=True, hi_open=True)
 
-    @cached_property
-    def rho_inf(self) -> float:
-        return 2.0 / (1.0 - self.beta2) - 1.0
-
-    @cached_property
-    def offset(self) -> int:
+    def derive(self) -> dict[str, Any]:
         from lrkit.schedules.array_ops import MATH
 
-        step = 1
-        while _rho(float(step), self.beta2, self.rho_inf, MATH) <= 4.0:
-            step += 1
-        return step
+        rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
+        offset = 1
+        while _rho(float(offset), self.beta2, rho_inf, MATH) <= 4.0:
+            offset += 1
+        return {"rho_inf": rho_inf, "offset": offset}
+
+    @property
+    def rho_inf(self) -> float:
+        return self.__dict__["_rho_inf"]  # type: ignore[no-any-return]
+
+    @property
+    def offset(self) -> int:
+        """``delta``: the first step with ``rho_delta > 4``."""
+        return self.__dict__["_offset"]  # type: ignore[no-any-return]
 
     def _eval(self, t: Any, ops: Any) -> Any:
         r_inf = self.rho_inf

@@ -15,7 +15,7 @@ from lrkit.schedules import Schedule
 def default_steps(schedules: Sequence[Schedule], fallback: int = 1000) -> int:
     """A horizon that shows every schedule's phases: 10% past the last breakpoint."""
     ends = [b for s in schedules for b in s.breakpoints()]
-    return max(1, math.ceil(1.1 * max(ends))) if ends else fallback
+    return max(1, math.ceil(round(1.1 * max(ends), 6))) if ends else fallback
 
 
 def sample(schedule: Schedule, steps: int) -> tuple[np.ndarray, np.ndarray]:
