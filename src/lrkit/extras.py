@@ -14,7 +14,7 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        top = module.split(".")[0]
+        top = module.split(".", maxsplit=1)[0]
         extra = EXTRAS.get(top)
         hint = f"pip install 'lrkit[{extra}]'" if extra else f"pip install {top}"
         raise ImportError(f"{module} is needed for this feature: {hint}") from exc

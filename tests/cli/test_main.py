@@ -33,7 +33,10 @@ def test_plot_csv_is_full_precision(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_plot_json_several(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plot", "cosine(steps=10)", "linear(steps=5)", "--format", "json", "--steps", "12"]) == 0
+    assert (
+        main(["plot", "cosine(steps=10)", "linear(steps=5)", "--format", "json", "--steps", "12"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert [d["spec"] for d in data] == ["cosine(steps=10)", "linear(steps=5)"]
     assert len(data[0]["values"]) == 13 and data[1]["values"][5] == 0.0
@@ -57,9 +60,13 @@ def test_list_schedules(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_and_bad_flag() -> None:
-    ok = subprocess.run([sys.executable, "-m", "lrkit.cli.main", "--version"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "lrkit.cli.main", "--version"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and ok.stdout.startswith("lrkit ")
-    bad = subprocess.run([sys.executable, "-m", "lrkit.cli.main", "plot", "--nope"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lrkit.cli.main", "plot", "--nope"], capture_output=True, text=True
+    )
     assert bad.returncode == 2
 
 

@@ -49,8 +49,11 @@ def for_param(p: Param) -> st.SearchStrategy[Any]:
 @st.composite
 def join(draw: st.DrawFn) -> Schedule:
     phases = draw(st.lists(st.sampled_from(SIMPLE), min_size=1, max_size=4))
-    cuts = draw(st.lists(st.integers(1, 300), min_size=len(phases) - 1, max_size=len(phases) - 1,
-                         unique=True))
+    cuts = draw(
+        st.lists(
+            st.integers(1, 300), min_size=len(phases) - 1, max_size=len(phases) - 1, unique=True
+        )
+    )
     return Join(tuple(phases), tuple(sorted(cuts)))
 
 

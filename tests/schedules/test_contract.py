@@ -126,4 +126,4 @@ def test_every_argument_changes_the_output(name: str) -> None:
 def test_registry_lookup_errors() -> None:
     with pytest.raises(ValueError, match="did you mean 'cosine'"):
         S.get("cosin")
-    assert set(S.list_schedules()) == set(NAMES) and NAMES == sorted(NAMES)
+    assert set(S.list_schedules()) == set(NAMES) and sorted(NAMES) == NAMES

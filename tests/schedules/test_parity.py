@@ -68,14 +68,14 @@ def _assert_parity(anchor: np.ndarray, native: np.ndarray, rtol: float = 1e-12) 
     np.testing.assert_allclose(native, anchor, rtol=rtol, atol=1e-300)
 
 
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_torch_step_multistep_exponential(seed: int) -> None:
     r = np.random.default_rng(seed)
     every, gamma = int(r.integers(1, 40)), float(r.uniform(0.05, 0.99))
     sched = torch.optim.lr_scheduler
-    _assert_parity(_trace(lambda o: sched.StepLR(o, every, gamma), 300), _native(StepDecay(every, gamma), 300))
+    _assert_parity(
+        _trace(lambda o: sched.StepLR(o, every, gamma), 300), _native(StepDecay(every, gamma), 300)
+    )
     milestones = sorted(int(m) for m in r.integers(1, 250, size=4))
     _assert_parity(
         _trace(lambda o: sched.MultiStepLR(o, milestones, gamma), 300),
@@ -106,9 +106,7 @@ def test_torch_linear_polynomial_cosine(seed: int) -> None:
     # after which it turns back up (lrkit holds the floor, Note [step convention]).
     eta_min = 0.01
     anchor = _trace(lambda o: sched.CosineAnnealingLR(o, T_max=n, eta_min=eta_min), n + 1)
-    native = np.stack(
-        [Cosine(n, end=eta_min / b)(np.arange(n + 1)) * b for b in BASES], axis=1
-    )
+    native = np.stack([Cosine(n, end=eta_min / b)(np.arange(n + 1)) * b for b in BASES], axis=1)
     _assert_parity(anchor, native, rtol=1e-10)
 
 
@@ -122,8 +120,14 @@ def test_torch_cyclic(mode: str, seed: int) -> None:
     low = float(r.uniform(0.0, 0.09))
     anchor = _trace(
         lambda o: torch.optim.lr_scheduler.CyclicLR(
-            o, base_lr=low, max_lr=high, step_size_up=up, step_size_down=down, mode=mode,
-            gamma=gamma, cycle_momentum=False,
+            o,
+            base_lr=low,
+            max_lr=high,
+            step_size_up=up,
+            step_size_down=down,
+            mode=mode,
+            gamma=gamma,
+            cycle_momentum=False,
         ),
         400,
     )
@@ -138,8 +142,14 @@ def test_torch_one_cycle_through_piecewise(three_phase: bool, anneal: str) -> No
     total, pct, div, final_div = 97, 0.3, 25.0, 1e4
     anchor = _trace(
         lambda o: torch.optim.lr_scheduler.OneCycleLR(
-            o, max_lr=list(BASES), total_steps=total, pct_start=pct, anneal_strategy=anneal,
-            div_factor=div, final_div_factor=final_div, three_phase=three_phase,
+            o,
+            max_lr=list(BASES),
+            total_steps=total,
+            pct_start=pct,
+            anneal_strategy=anneal,
+            div_factor=div,
+            final_div_factor=final_div,
+            three_phase=three_phase,
         ),
         total,
     )
@@ -176,8 +186,15 @@ def test_torch_multiplicative() -> None:
 def test_torch_reduce_on_plateau(mode: str, threshold_mode: str) -> None:
     r = np.random.default_rng(1)
     metrics = np.cumsum(r.normal(-0.02 if mode == "min" else 0.02, 0.1, size=300))
-    kwargs = dict(mode=mode, factor=0.5, patience=3, threshold=0.01,
-                  threshold_mode=threshold_mode, cooldown=2, eps=1e-8)
+    kwargs = dict(
+        mode=mode,
+        factor=0.5,
+        patience=3,
+        threshold=0.01,
+        threshold_mode=threshold_mode,
+        cooldown=2,
+        eps=1e-8,
+    )
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     anchor = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, min_lr=0.01, **kwargs)
     native = ReduceOnPlateau(min_scale=0.01, **kwargs)
@@ -195,19 +212,23 @@ def _timm_lrs(scheduler: Any, steps: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("mult", "decay", "k", "limit"), [(1.0, 1.0, 1.0, 1), (1.0, 0.5, 1.0, 3), (2.0, 0.7, 1.5, 4),
-                                      (1.5, 0.9, 0.8, 5)]
+    ("mult", "decay", "k", "limit"),
+    [(1.0, 1.0, 1.0, 1), (1.0, 0.5, 1.0, 3), (2.0, 0.7, 1.5, 4), (1.5, 0.9, 0.8, 5)],
 )
 def test_timm_cosine(mult: float, decay: float, k: float, limit: int) -> None:
     from timm.scheduler import CosineLRScheduler
 
     anchor = CosineLRScheduler(
-        _optimizer(), t_initial=20, lr_min=1e-4, cycle_mul=mult, cycle_decay=decay,
-        cycle_limit=limit, k_decay=k, t_in_epochs=True,
+        _optimizer(),
+        t_initial=20,
+        lr_min=1e-4,
+        cycle_mul=mult,
+        cycle_decay=decay,
+        cycle_limit=limit,
+        k_decay=k,
+        t_in_epochs=True,
     )
-    native = [
-        CosineRestarts(20, mult, decay=decay, end=1e-4 / b, k=k, cycles=limit) for b in BASES
-    ]
+    native = [CosineRestarts(20, mult, decay=decay, end=1e-4 / b, k=k, cycles=limit) for b in BASES]
     lrs = _timm_lrs(anchor, 400)
     expected = np.stack([s(np.arange(400)) * b for s, b in zip(native, BASES)], axis=1)
     np.testing.assert_allclose(lrs, expected, rtol=1e-10)
@@ -285,7 +306,6 @@ def test_transformers_inverse_sqrt_formula() -> None:
         s = InverseSqrt(warmup, timescale)
         for t in range(0, 3000, 7):
             assert s(t) == pytest.approx(hf(t, warmup, timescale), rel=1e-14)
-
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,15 @@ def test_resume_from_state_dict_matches_uninterrupted_run() -> None:
 def test_state_dict_keys_and_mismatch() -> None:
     p = ReduceOnPlateau(patience=2)
     state = p.state_dict()
-    assert set(state) == {"config", "scale", "best", "num_bad", "cooldown_left", "last_metric", "steps"}
+    assert set(state) == {
+        "config",
+        "scale",
+        "best",
+        "num_bad",
+        "cooldown_left",
+        "last_metric",
+        "steps",
+    }
     with pytest.raises(ValueError, match="saved configuration"):
         ReduceOnPlateau(patience=3).load_state_dict(state)
     del state["scale"]

@@ -21,15 +21,20 @@ from lrkit.schedules import (
 
 from . import strategies
 
-PROFILE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
-                                                                          HealthCheck.too_slow])
+PROFILE = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 STEPS = np.concatenate([np.linspace(0, 2000, 4001), [1e5, 1e7, 1e9]])
 
 
 @pytest.mark.parametrize("name", list_schedules())
 @PROFILE
 @given(data=st.data())
-def test_values_are_finite_within_bounds_and_monotone_as_declared(name: str, data: st.DataObject) -> None:
+def test_values_are_finite_within_bounds_and_monotone_as_declared(
+    name: str, data: st.DataObject
+) -> None:
     s = data.draw(strategies.of(name))
     values = s(STEPS)
     assert not np.isnan(values).any()

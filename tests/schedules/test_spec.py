@@ -22,7 +22,9 @@ def test_keyword_positional_nested_and_strings() -> None:
     assert parse("cosine(100, 1, 0.1)") == Cosine(100, 1.0, 0.1)
     assert parse("  cosine ( 100 , end = 1e-1 , ) ") == Cosine(100, end=0.1)
     assert parse("cyclic(up=10, mode=triangular2)") == Cyclic(10, mode="triangular2")
-    assert parse("cyclic(up=10, mode='exp_range', gamma=0.99)") == Cyclic(10, mode="exp_range", gamma=0.99)
+    assert parse("cyclic(up=10, mode='exp_range', gamma=0.99)") == Cyclic(
+        10, mode="exp_range", gamma=0.99
+    )
     assert parse('wsd(steps=100, cooldown=10, shape="1-sqrt")') == WSD(100, 10, shape="1-sqrt")
     assert parse("multistep(milestones=[3, 5,], gamma=0.5)") == MultiStep((3, 5), 0.5)
     joined = parse("join([linear(10, 0, 1), constant()], boundaries=[10])")
@@ -49,7 +51,11 @@ def test_str_writes_only_changed_arguments_and_quotes_odd_strings() -> None:
         ("cosine(steps=10; end=1)", 16, "unexpected character ';'"),
         ("cosine(steps=10, steps=20)", 18, "argument 'steps' given twice"),
         ("cosine(end=0.1, 10)", 17, "positional argument after keyword"),
-        ("join([linear(10), cosine(steps=0)], boundaries=[10])", 19, "Cosine: `steps` must be a positive integer, got 0"),
+        (
+            "join([linear(10), cosine(steps=0)], boundaries=[10])",
+            19,
+            "Cosine: `steps` must be a positive integer, got 0",
+        ),
         ("10", 1, "expected a schedule"),
         ("", 1, "expected a value, found the end of the spec"),
         ("cosine(steps=" + "1" * 5000 + ")", 14, "is out of range"),

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except (UsageError, ValueError, TypeError) as exc:
         return _fail(exc, 2)
-    except Exception as exc:  # noqa: BLE001 - one line with a hint, not a traceback
+    except Exception as exc:
         return _fail(exc, 1)
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from lrkit.schedules import Schedule, WarmupCosine, WSD, OneCycle, parse
+from lrkit.schedules import WSD, OneCycle, Schedule, WarmupCosine, parse
 
 DEFAULT_SPECS = (
     str(WarmupCosine(steps=1000, warmup=100, end=0.05)),
@@ -25,10 +25,16 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="schedule specs (lrkit list schedules)")
     p.add_argument("-o", "--output", default="lrkit-schedules.png", help="PNG, SVG or PDF file")
-    p.add_argument("--steps", type=int, default=None, help="last step drawn (default: past the last phase)")
+    p.add_argument(
+        "--steps", type=int, default=None, help="last step drawn (default: past the last phase)"
+    )
     p.add_argument("--log", action="store_true", help="logarithmic value axis")
-    p.add_argument("--format", choices=("png", "csv", "json"), default="png",
-                   help="csv/json print the values to stdout instead of drawing")
+    p.add_argument(
+        "--format",
+        choices=("png", "csv", "json"),
+        default="png",
+        help="csv/json print the values to stdout instead of drawing",
+    )
     p.set_defaults(run=run)
 
 

@@ -180,6 +180,8 @@ def stirling_correction(x: Any, ops: Any) -> Any:
             1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188)))
         )
 
+    if ops is MATH and x >= 10.0:  # a scalar takes only the branch it needs
+        return series(x)
     big = ops.maximum(x, 10.0)
     shifted = x + 10.0
     small = series(shifted) + (shifted - 0.5) * ops.log(shifted) - shifted
@@ -189,18 +191,21 @@ def stirling_correction(x: Any, ops: Any) -> Any:
     return ops.where(x >= 10.0, series(big), small)
 
 
-def log_rising_product(decay: float, n: Any, ops: Any) -> Any:
+def log_rising_product(decay: float, n: Any, ops: Any, correction_at_a: float | None = None) -> Any:
     """``log prod_{k=1..n} (1 + decay * k)`` without cancellation, for n >= 0.
 
     With ``a = 1 + 1/decay`` the product is ``decay**n * Gamma(a + n) / Gamma(a)``;
     expanding both log-gammas around Stirling's formula gives the
-    well-conditioned form below (exact at ``n = 0``).
+    well-conditioned form below (exact at ``n = 0``). ``correction_at_a`` is
+    ``stirling_correction(a)``, a constant that callers may precompute.
     """
     a = 1.0 + 1.0 / decay
+    if correction_at_a is None:
+        correction_at_a = stirling_correction(a, MATH)
     return (
         n * ops.log1p(decay * (n + 1.0))
         - n
         + (a - 0.5) * ops.log1p(n / a)
         + stirling_correction(a + n, ops)
-        - stirling_correction(ops.maximum(a + 0.0 * n, 1.0), ops)
+        - correction_at_a
     )

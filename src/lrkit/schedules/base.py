@@ -233,8 +233,10 @@ class Schedule:
         out = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if f.default is dataclasses.MISSING or value != f.default or type(value) is not type(
-                f.default
+            if (
+                f.default is dataclasses.MISSING
+                or value != f.default
+                or type(value) is not type(f.default)
             ):
                 out[f.name] = value
         return out

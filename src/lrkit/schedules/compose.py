@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
+from lrkit.schedules.array_ops import MATH
 from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
 
@@ -48,6 +50,9 @@ class Join(Schedule):
             self._fail(f"`boundaries` must be strictly increasing, got {list(self.boundaries)!r}")
 
     def _eval(self, t: Any, ops: Any) -> Any:
+        if ops is MATH:  # a scalar needs only its own phase
+            i = bisect_right(self.boundaries, t)
+            return self.schedules[i]._eval(t - (self.boundaries[i - 1] if i else 0), ops)
         value = self.schedules[0]._eval(t, ops)
         for b, phase in zip(self.boundaries, self.schedules[1:]):
             value = ops.where(t >= b, phase._eval(ops.maximum(t - b, 0.0), ops), value)
@@ -89,7 +94,9 @@ class Join(Schedule):
     def continuous(self) -> bool:
         if not all(s.continuous() for s in self.schedules):
             return False
-        return all(abs(end - start) <= _TOL * max(1.0, abs(end)) for end, start in self._phase_ends())
+        return all(
+            abs(end - start) <= _TOL * max(1.0, abs(end)) for end, start in self._phase_ends()
+        )
 
     @classmethod
     def example(cls) -> Join:
@@ -197,7 +204,10 @@ class Sum(Schedule):
         return value
 
     def bounds(self) -> tuple[float, float]:
-        return (sum(s.bounds()[0] for s in self.schedules), sum(s.bounds()[1] for s in self.schedules))
+        return (
+            sum(s.bounds()[0] for s in self.schedules),
+            sum(s.bounds()[1] for s in self.schedules),
+        )
 
     def monotone(self) -> int | None:
         return _same_direction(self.schedules)

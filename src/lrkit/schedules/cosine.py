@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lrkit.schedules.array_ops import MATH
 from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import progress
@@ -60,7 +61,9 @@ class Cosine(Schedule):
         return cls(steps=100, start=0.9, end=0.1, exponent=2.0, k=1.5)
 
 
-@register("cosine_restarts", "cosine with warm restarts (SGDR): period, mult, per-cycle decay, floor")
+@register(
+    "cosine_restarts", "cosine with warm restarts (SGDR): period, mult, per-cycle decay, floor"
+)
 @dataclass(frozen=True, repr=False)
 class CosineRestarts(Schedule):
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
@@ -94,6 +97,8 @@ class CosineRestarts(Schedule):
             i = ops.floor(t / self.period)
             return i, t - i * self.period, float(self.period)
         log_m = math.log(self.mult)
+        if ops is MATH:
+            return self._scalar_cycle(t, log_m)
 
         def start(j: Any) -> Any:
             return self.period * (ops.power(self.mult, j) - 1.0) / (self.mult - 1.0)
@@ -103,7 +108,21 @@ class CosineRestarts(Schedule):
         i = ops.where(t >= start(i + 1.0), i + 1.0, i)
         return i, t - start(i), self.period * ops.power(self.mult, i)
 
+    def _scalar_cycle(self, t: float, log_m: float) -> tuple[float, float, float]:
+        """``_cycle`` for a Python float, taking only the branch it needs."""
+        m, p = self.mult, self.period
+        i = math.floor(math.log1p(t / p * (m - 1.0)) / log_m)
+        begin = p * (m**i - 1.0) / (m - 1.0)
+        if t < begin:  # float rounding at a restart
+            i -= 1
+            begin = p * (m**i - 1.0) / (m - 1.0)
+        elif t >= (after := p * (m ** (i + 1) - 1.0) / (m - 1.0)):
+            i, begin = i + 1, after
+        return float(i), t - begin, p * m**i
+
     def _eval(self, t: Any, ops: Any) -> Any:
+        if ops is MATH:
+            return self._scalar_eval(t)
         i, u, length = self._cycle(t, ops)
         x = ops.power(ops.minimum(ops.maximum(u / length, 0.0), 1.0), self.k)
         peak = ops.power(self.decay, i)
@@ -111,6 +130,14 @@ class CosineRestarts(Schedule):
         if self.cycles is not None:
             value = ops.where(i >= self.cycles, self.end, value)
         return value
+
+    def _scalar_eval(self, t: float) -> float:
+        i, u, length = self._cycle(t, MATH)
+        if self.cycles is not None and i >= self.cycles:
+            return self.end
+        x = min(max(u / length, 0.0), 1.0) ** self.k
+        peak = float(self.decay**i)
+        return self.end + (peak - self.end) * 0.5 * (1.0 + math.cos(math.pi * x))
 
     def bounds(self) -> tuple[float, float]:
         lo = min(self.end, 1.0) if self.decay == 1.0 else min(self.end, 0.0)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from lrkit.schedules.array_ops import log_rising_product
+from lrkit.schedules.array_ops import MATH, log_rising_product, stirling_correction
 from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import progress, segment
@@ -241,8 +241,12 @@ class TimeBased(Schedule):
 
     decay: float = param(kind="float", lo=1e-12)
 
+    def derive(self) -> dict[str, Any]:
+        return {"correction": stirling_correction(1.0 + 1.0 / self.decay, MATH)}
+
     def _eval(self, t: Any, ops: Any) -> Any:
-        return ops.exp(-log_rising_product(self.decay, ops.floor(t), ops))
+        n = ops.floor(t)
+        return ops.exp(-log_rising_product(self.decay, n, ops, self.__dict__["_correction"]))
 
     def bounds(self) -> tuple[float, float]:
         return (0.0, 1.0)

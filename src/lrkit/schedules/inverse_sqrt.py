@@ -35,7 +35,9 @@ class InverseSqrt(Schedule):
         return self.warmup or 10_000
 
     def _eval(self, t: Any, ops: Any) -> Any:
-        after = ops.sqrt(self.scale / (ops.maximum(t, float(self.warmup)) - self.warmup + self.scale))
+        after = ops.sqrt(
+            self.scale / (ops.maximum(t, float(self.warmup)) - self.warmup + self.scale)
+        )
         if self.warmup == 0:
             return after
         return ops.where(t < self.warmup, t / self.warmup, after)
@@ -80,7 +82,7 @@ class Noam(Schedule):
 
     @property
     def peak(self) -> float:
-        return self.factor * (self.d_model * self.warmup) ** -0.5
+        return self.factor * float((self.d_model * self.warmup) ** -0.5)
 
     def _eval(self, t: Any, ops: Any) -> Any:
         n = t + 1.0

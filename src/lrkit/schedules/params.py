@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 import numbers
 from collections.abc import Sequence
@@ -55,8 +56,10 @@ class Param:
         noun = "integer" if self.kind == "int" else "finite number"
         if self.hi is None and self.lo == 0 and not self.lo_open:
             return f"a non-negative {noun}"
-        if self.hi is None and self.lo is not None and (
-            (self.lo == 0 and self.lo_open) or (self.kind == "int" and self.lo == 1)
+        if (
+            self.hi is None
+            and self.lo is not None
+            and ((self.lo == 0 and self.lo_open) or (self.kind == "int" and self.lo == 1))
         ):
             return f"a positive {noun}"
         if self.lo is not None and self.hi is not None:
@@ -76,8 +79,10 @@ def _plural(desc: str) -> str:
         if desc.startswith(article):
             desc = desc[len(article) :]
             break
-    return desc.replace("integer", "integers", 1).replace("number", "numbers", 1).replace(
-        "Schedule", "Schedules", 1
+    return (
+        desc.replace("integer", "integers", 1)
+        .replace("number", "numbers", 1)
+        .replace("Schedule", "Schedules", 1)
     )
 
 
@@ -110,14 +115,16 @@ def normalize(owner: str, name: str, p: Param, value: Any) -> Any:
 
 def _normalize_sequence(owner: str, name: str, p: Param, value: Any) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        if not (hasattr(value, "tolist") and isinstance(value.tolist(), list)):
+        tolist = None if isinstance(value, (str, bytes)) else getattr(value, "tolist", None)
+        converted = tolist() if callable(tolist) else None  # NumPy arrays and tensors
+        if not isinstance(converted, list):
             raise TypeError(f"{owner}: `{name}` must be {p.describe()}, got {value!r}")
-        value = value.tolist()
+        value = converted
     elem = dataclasses.replace(p, kind=p.kind[:-1])
     items = tuple(_normalize_scalar(owner, name, elem, v, p.describe()) for v in value)
     if len(items) < p.min_len:
         raise ValueError(f"{owner}: `{name}` must be {p.describe()}, got {list(value)!r}")
-    if p.increasing and any(b < a for a, b in zip(items, items[1:])):
+    if p.increasing and any(b < a for a, b in itertools.pairwise(items)):
         raise ValueError(f"{owner}: `{name}` must be {p.describe()}, got {list(items)!r}")
     return items
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lrkit.schedules.array_ops import MATH
 from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import SHAPES, segment
@@ -43,6 +45,14 @@ class Piecewise(Schedule):
 
     def _eval(self, t: Any, ops: Any) -> Any:
         knots, values = self.steps, self.values
+        if ops is MATH:  # a scalar needs only its own segment
+            i = bisect_right(knots, t)  # knots[i-1] <= t < knots[i]
+            if i == 0 or i == len(knots):
+                return values[0] if i == 0 else values[-1]
+            if self.interpolation == "constant":
+                return values[i - 1]
+            x = (t - knots[i - 1]) / (knots[i] - knots[i - 1])
+            return segment(self.interpolation, values[i - 1], values[i], x, ops)
         value: Any = values[0]
         for i in range(len(knots) - 1):
             length = knots[i + 1] - knots[i]
@@ -76,10 +86,14 @@ class Piecewise(Schedule):
 
     @classmethod
     def example(cls) -> Piecewise:
-        return cls(steps=(0.0, 10.0, 60.0, 100.0), values=(0.1, 1.0, 0.5, 0.05), interpolation="cosine")
+        return cls(
+            steps=(0.0, 10.0, 60.0, 100.0), values=(0.1, 1.0, 0.5, 0.05), interpolation="cosine"
+        )
 
 
-@register("multiplicative", "cumulative product of a per-step factor schedule (torch MultiplicativeLR)")
+@register(
+    "multiplicative", "cumulative product of a per-step factor schedule (torch MultiplicativeLR)"
+)
 @dataclass(frozen=True, repr=False)
 class Multiplicative(Schedule):
     """The cumulative product of a per-step factor, itself a schedule:

@@ -102,8 +102,16 @@ class ReduceOnPlateau:
         return self.scale
 
     def config(self) -> dict[str, Any]:
-        keys = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
-                "min_scale", "eps")
+        keys = (
+            "mode",
+            "factor",
+            "patience",
+            "threshold",
+            "threshold_mode",
+            "cooldown",
+            "min_scale",
+            "eps",
+        )
         return {k: getattr(self, k) for k in keys}
 
     def state_dict(self) -> dict[str, Any]:

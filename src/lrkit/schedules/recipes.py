@@ -103,7 +103,9 @@ class WSD(Schedule):
         return cls(steps=100, cooldown=20, warmup=10, shape="1-sqrt", end=0.05, start=0.1)
 
 
-@register("one_cycle", "recipe: the 1cycle policy (2 or 3 phases) with a companion momentum schedule")
+@register(
+    "one_cycle", "recipe: the 1cycle policy (2 or 3 phases) with a companion momentum schedule"
+)
 @dataclass(frozen=True, repr=False)
 class OneCycle(Schedule):
     """The 1cycle policy (Smith & Topin 2018) over ``steps``, peak 1:
@@ -155,6 +157,10 @@ class OneCycle(Schedule):
     @classmethod
     def example(cls) -> OneCycle:
         return cls(
-            steps=100, pct_start=0.25, anneal="linear", div_factor=10.0, final_div_factor=100.0,
+            steps=100,
+            pct_start=0.25,
+            anneal="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
             three_phase=True,
         )

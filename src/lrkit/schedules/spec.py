@@ -39,8 +39,15 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_KEYWORDS = {"true": True, "True": True, "false": False, "False": False,
-             "none": None, "None": None, "null": None}
+_KEYWORDS = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "none": None,
+    "None": None,
+    "null": None,
+}
 _MAX_DEPTH = 50
 
 
@@ -142,11 +149,11 @@ class _Parser:
                 return self.call(text, column, depth)
             return _KEYWORDS.get(text, text)
         if text == "[":
-            return self.list(depth)
+            return self.sequence(depth)
         found = "the end of the spec" if kind == "end" else repr(text)
         raise SpecError(f"expected a value, found {found}", self.text, column)
 
-    def list(self, depth: int) -> list[Any]:
+    def sequence(self, depth: int) -> list[Any]:
         self.take("[")
         items: list[Any] = []
         while self.peek()[1] != "]":
@@ -184,7 +191,9 @@ class _Parser:
             self.take("=")
             if text not in fields:
                 hint = did_you_mean(text, fields)
-                raise SpecError(f"{cls.__name__}: unknown argument {text!r}{hint}", self.text, column)
+                raise SpecError(
+                    f"{cls.__name__}: unknown argument {text!r}{hint}", self.text, column
+                )
             if text in kwargs:
                 raise SpecError(f"{cls.__name__}: argument {text!r} given twice", self.text, column)
             kwargs[text] = self.value(depth + 1)

@@ -83,7 +83,9 @@ class Warmup(Schedule):
         return cls(Cosine(steps=90, end=0.1), steps=10, shape="cosine", start=0.1, mode="multiply")
 
 
-@register("untuned_warmup", "untuned linear/exponential warmup from Adam's beta2, as pytorch_warmup")
+@register(
+    "untuned_warmup", "untuned linear/exponential warmup from Adam's beta2, as pytorch_warmup"
+)
 @dataclass(frozen=True, repr=False)
 class UntunedWarmup(Schedule):
     """Untuned warmup for Adam-type optimizers, multiplying ``schedule`` (its clock unchanged):
@@ -130,7 +132,8 @@ class UntunedWarmup(Schedule):
         return 1 if inner is not None and inner >= 0 else None
 
     def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.tau - 1),) if self.shape == "linear" else ()
+        own = (float(self.tau - 1),) if self.shape == "linear" else ()
+        return tuple(sorted({*own, *self.schedule.breakpoints()}))
 
     def continuous(self) -> bool:
         return self.schedule.continuous()
@@ -157,6 +160,8 @@ class RAdamWarmup(Schedule):
     ``rho = rho_{t + delta}``, ``rho_inf = 2 / (1 - beta2) - 1``, where
     ``rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)`` and ``delta`` is the
     first step with ``rho_delta > 4`` (``pytorch_warmup.RAdamWarmup``).
+    ``beta2`` is at most 0.999999: closer to 1, ``rho_inf`` exceeds 1e6 and
+    the difference ``rho_inf - rho_t`` is lost to rounding.
 
     >>> from lrkit.schedules import Constant
     >>> s = RAdamWarmup(Constant(), beta2=0.999)
@@ -165,7 +170,7 @@ class RAdamWarmup(Schedule):
     """
 
     schedule: Schedule = param(kind="schedule")
-    beta2: float = param(0.999, kind="float", lo=0.6, hi=1.0, lo_open=True, hi_open=True)
+    beta2: float = param(0.999, kind="float", lo=0.6, hi=0.999999, lo_open=True)
 
     def derive(self) -> dict[str, Any]:
         from lrkit.schedules.array_ops import MATH
@@ -198,6 +203,9 @@ class RAdamWarmup(Schedule):
         inner = self.schedule.monotone()
         return 1 if inner is not None and inner >= 0 else None
 
+    def breakpoints(self) -> tuple[float, ...]:
+        return self.schedule.breakpoints()
+
     def continuous(self) -> bool:
         return self.schedule.continuous()
 
@@ -206,4 +214,3 @@ class RAdamWarmup(Schedule):
         from lrkit.schedules.cosine import Cosine
 
         return cls(Cosine(steps=2000, end=0.1), beta2=0.99)
-
