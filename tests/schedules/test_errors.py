@@ -201,7 +201,7 @@ def test_missing_required_argument_is_a_type_error() -> None:
         Cosine()  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("bad", [-1, -0.5, math.nan, math.inf])
+@pytest.mark.parametrize("bad", [-1, -0.5, math.nan, math.inf, 10**400])
 def test_bad_scalar_steps(bad: float) -> None:
     with pytest.raises(ValueError, match=r"Cosine: step must be finite and >= 0"):
         Cosine(10)(bad)

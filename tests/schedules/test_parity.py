@@ -17,6 +17,7 @@ import torch
 
 from lrkit.schedules import (
     REX,
+    WSD,
     Constant,
     Cosine,
     CosineRestarts,
@@ -24,6 +25,7 @@ from lrkit.schedules import (
     Exponential,
     InverseSqrt,
     InverseTime,
+    Join,
     Linear,
     Multiplicative,
     MultiStep,
@@ -35,6 +37,8 @@ from lrkit.schedules import (
     StepDecay,
     Tanh,
     UntunedWarmup,
+    Warmup,
+    WarmupCosine,
 )
 
 BASES = (0.1, 0.03)  # two param groups with different lrs
@@ -337,3 +341,101 @@ def test_keras_polynomial_and_cosine(keras_schedules: Any) -> None:
     anchor = keras_schedules.CosineDecay(0.1, 200, alpha=0.05)
     native = Cosine(200, end=0.05)(steps) * 0.1
     np.testing.assert_allclose(_keras_values(anchor, steps), native, rtol=1e-6, atol=1e-9)
+
+
+def _hf_lambda(make: Callable[..., Any], **kwargs: Any) -> Callable[[int], float]:
+    """The lr multiplier of a Hugging Face schedule (its LambdaLR's lambda)."""
+    scheduler = make(_optimizer(), **kwargs)
+    return scheduler.lr_lambdas[0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("warmup", "timescale"), [(100, None), (0, None), (50, 500)])
+def test_transformers_inverse_sqrt(warmup: int, timescale: int | None) -> None:
+    transformers = pytest.importorskip("transformers")
+    hf = _hf_lambda(
+        transformers.get_inverse_sqrt_schedule, num_warmup_steps=warmup, timescale=timescale
+    )
+    s = InverseSqrt(warmup, timescale)
+    steps = np.arange(0, 5000, 7)
+    np.testing.assert_allclose(s(steps), [hf(int(t)) for t in steps], rtol=1e-14)
+
+
+@pytest.mark.parametrize("decay", ["linear", "cosine", "1-sqrt"])
+@pytest.mark.parametrize("warmup_shape", ["linear", "cosine", "1-sqrt"])
+def test_transformers_wsd(decay: str, warmup_shape: str) -> None:
+    transformers = pytest.importorskip("transformers")
+    hf = _hf_lambda(
+        transformers.get_wsd_schedule,
+        num_warmup_steps=37,
+        num_decay_steps=120,
+        num_training_steps=500,
+        warmup_type=warmup_shape,
+        decay_type=decay,
+        min_lr_ratio=0.05,
+    )
+    s = WSD(
+        500, cooldown=120, warmup=37, shape=decay, end=0.05, start=0.05, warmup_shape=warmup_shape
+    )
+    steps = np.arange(0, 700)  # HF holds min_lr_ratio past the horizon, as lrkit does
+    np.testing.assert_allclose(s(steps), [hf(int(t)) for t in steps], rtol=1e-12, atol=1e-15)
+
+
+def test_transformers_warmup_decays() -> None:
+    transformers = pytest.importorskip("transformers")
+    steps = np.arange(0, 401)  # up to the horizon: past it HF's cosine turns back up
+    hf = _hf_lambda(
+        transformers.get_cosine_schedule_with_warmup, num_warmup_steps=40, num_training_steps=400
+    )
+    np.testing.assert_allclose(
+        WarmupCosine(400, 40)(steps), [hf(int(t)) for t in steps], atol=1e-15
+    )
+    hf = _hf_lambda(
+        transformers.get_linear_schedule_with_warmup, num_warmup_steps=40, num_training_steps=400
+    )
+    linear = Warmup(Linear(360), 40)
+    np.testing.assert_allclose(linear(steps), [hf(int(t)) for t in steps], atol=1e-15)
+    hf = _hf_lambda(
+        transformers.get_polynomial_decay_schedule_with_warmup,
+        num_warmup_steps=40,
+        num_training_steps=400,
+        lr_end=1e-4,  # HF divides it by optimizer.defaults["lr"] (1e-3), not the group lr
+        power=2.0,
+    )
+    poly = Warmup(Polynomial(360, power=2.0, end=1e-4 / 1e-3), 40)
+    np.testing.assert_allclose(poly(steps), [hf(int(t)) for t in steps], rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def optax() -> Any:
+    return pytest.importorskip("optax")
+
+
+def _optax_values(schedule: Any, steps: np.ndarray) -> np.ndarray:
+    return np.array([float(schedule(int(t))) for t in steps])
+
+
+def test_optax_cosine_and_warmup_cosine(optax: Any) -> None:
+    steps = np.arange(0, 300)
+    anchor = optax.cosine_decay_schedule(0.1, 200, alpha=0.05, exponent=2.0)
+    native = Cosine(200, end=0.05, exponent=2.0)(steps) * 0.1
+    np.testing.assert_allclose(_optax_values(anchor, steps), native, rtol=1e-6, atol=1e-8)
+    anchor = optax.warmup_cosine_decay_schedule(0.01, 0.1, 20, 200, end_value=0.005)
+    native = WarmupCosine(200, 20, end=0.05, start=0.1)(steps) * 0.1
+    np.testing.assert_allclose(_optax_values(anchor, steps), native, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_optax_piecewise_interpolate_and_join(optax: Any, kind: str) -> None:
+    steps = np.arange(0, 250)
+    anchor = optax.piecewise_interpolate_schedule(kind, 0.1, {20: 0.5, 60: 3.0, 150: 0.1})
+    knots, values = (0.0, 20.0, 60.0, 150.0), (0.1, 0.05, 0.15, 0.015)
+    native = Piecewise(knots, values, kind)(steps)
+    np.testing.assert_allclose(_optax_values(anchor, steps), native, rtol=1e-6)
+    anchor = optax.join_schedules(
+        [optax.linear_schedule(0.0, 0.1, 30), optax.cosine_decay_schedule(0.1, 100)], [30]
+    )
+    native = Join((Linear(30, 0.0, 1.0), Cosine(100)), (30,))(steps) * 0.1
+    np.testing.assert_allclose(_optax_values(anchor, steps), native, rtol=1e-6, atol=1e-8)
+    anchor = optax.exponential_decay(0.1, 25, 0.5, staircase=True)
+    native = Exponential(0.5, 25, staircase=True)(steps) * 0.1
+    np.testing.assert_allclose(_optax_values(anchor, steps), native, rtol=1e-6)

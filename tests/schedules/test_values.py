@@ -158,7 +158,11 @@ CASES: list[tuple[Schedule, list[tuple[float, float]]]] = [
     (Warmup(Linear(10), 10), [(0, 0.0), (9, 0.9), (10, 1.0), (15, 0.5), (20, 0.0)]),
     (Warmup(Linear(10), 10, mode="multiply"), [(0, 0.0), (5, 0.25), (10, 0.0)]),
     (Warmup(Constant(), 4, shape="cosine"), [(1, 0.5 * (1 - c(pi / 4))), (2, 0.5), (4, 1.0)]),
-    (Warmup(Constant(), 4, shape="1-sqrt"), [(1, 0.5), (4, 1.0)]),
+    (Warmup(Constant(), 4, shape="1-sqrt"), [(1, 1 - math.sqrt(0.75)), (3, 0.5), (4, 1.0)]),
+    (
+        Piecewise((0, 4, 8), (0.0, 1.0, 0.0), "1-sqrt"),
+        [(1, 1 - math.sqrt(0.75)), (3, 0.5), (5, 0.5), (7, 1 - math.sqrt(0.75))],
+    ),
     (Warmup(Constant(), 4, shape="exponential", start=0.01), [(0, 0.01), (2, 0.1), (4, 1.0)]),
     # tau = int(2 / (1 - 0.99)) = 199 and int(1 / (1 - 0.99)) = 99 (float rounding, as pytorch_warmup)
     (

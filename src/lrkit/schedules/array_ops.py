@@ -165,12 +165,14 @@ MATH = MathOps()
 NUMPY = NumpyOps()
 
 
-def stirling_correction(x: Any, ops: Any) -> Any:
+def stirling_correction(x: Any, ops: Any, at_least: float = 1.0) -> Any:
     """``lgamma(x) - ((x - 1/2) log x - x)`` for ``x >= 1``, to full precision.
 
     The series is used for ``x >= 10``; below that the recurrence
     ``lgamma(x) = lgamma(x + 10) - sum_j log(x + j)`` moves the argument up.
-    Both branches are finite for every ``x >= 1`` (Note [evaluation backends]).
+    Both branches are finite for every ``x >= 1`` (Note [evaluation backends]);
+    ``at_least``, a known lower bound of ``x``, skips the second when it
+    cannot be selected.
     """
 
     def series(z: Any) -> Any:
@@ -180,7 +182,7 @@ def stirling_correction(x: Any, ops: Any) -> Any:
             1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188)))
         )
 
-    if ops is MATH and x >= 10.0:  # a scalar takes only the branch it needs
+    if at_least >= 10.0 or (ops is MATH and x >= 10.0):  # only the series can be selected
         return series(x)
     big = ops.maximum(x, 10.0)
     shifted = x + 10.0
@@ -206,6 +208,6 @@ def log_rising_product(decay: float, n: Any, ops: Any, correction_at_a: float | 
         n * ops.log1p(decay * (n + 1.0))
         - n
         + (a - 0.5) * ops.log1p(n / a)
-        + stirling_correction(a + n, ops)
+        + stirling_correction(a + n, ops, at_least=a)
         - correction_at_a
     )

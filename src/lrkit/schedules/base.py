@@ -125,7 +125,7 @@ class Schedule:
         floating dtype (float64 for an integer tensor).
         """
         if isinstance(t, (int, float)) and not isinstance(t, bool):
-            x = float(t)
+            x = float(t) if not isinstance(t, int) or abs(t) < 2**1000 else float("inf")
             if not 0.0 <= x < float("inf"):
                 raise ValueError(f"{type(self).__name__}: step must be finite and >= 0, got {t!r}")
             return float(self._eval(x, MATH))

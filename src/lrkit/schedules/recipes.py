@@ -64,10 +64,12 @@ class WarmupCosine(Schedule):
 @register("wsd", "recipe: warmup-stable-decay with a linear, cosine or 1-sqrt cooldown")
 @dataclass(frozen=True, repr=False)
 class WSD(Schedule):
-    """Warmup-stable-decay (trapezoidal): linear warmup from ``start`` to 1 over
-    ``warmup`` steps, hold 1, then a ``cooldown`` of the given ``shape``
-    (Note [shapes]: ``linear``, ``cosine`` or ``1-sqrt``, the cooldown that
-    Hägele et al. 2024 found best) reaching ``end`` at ``t == steps``.
+    """Warmup-stable-decay (trapezoidal): a warmup from ``start`` to 1 over
+    ``warmup`` steps along ``warmup_shape``, hold 1, then a ``cooldown`` along
+    ``shape`` reaching ``end`` at ``t == steps`` (Note [shapes]: ``linear``,
+    ``cosine`` or ``1-sqrt``, the cooldown Hägele et al. 2024 found best).
+    Hugging Face's ``get_wsd_schedule`` is the case ``start == end ==
+    min_lr_ratio``.
 
     >>> s = WSD(steps=100, warmup=10, cooldown=20)
     >>> s(5), s(10), s(80), s(90), s(100)
@@ -80,6 +82,7 @@ class WSD(Schedule):
     shape: str = param("linear", kind="str", choices=SHAPES)
     end: float = param(0.0, kind="float", lo=0.0)
     start: float = param(0.0, kind="float", lo=0.0)
+    warmup_shape: str = param("linear", kind="str", choices=SHAPES)
 
     def _check(self) -> None:
         if self.warmup + self.cooldown > self.steps:
@@ -91,7 +94,8 @@ class WSD(Schedule):
     def build(self) -> Schedule:
         phases: list[tuple[Schedule, int]] = []
         if self.warmup:
-            phases.append((Linear(self.warmup, start=self.start, end=1.0), self.warmup))
+            rise = Piecewise((0.0, float(self.warmup)), (self.start, 1.0), self.warmup_shape)
+            phases.append((rise, self.warmup))
         stable = self.steps - self.warmup - self.cooldown
         if stable:
             phases.append((Constant(1.0), stable))
@@ -100,7 +104,15 @@ class WSD(Schedule):
 
     @classmethod
     def example(cls) -> WSD:
-        return cls(steps=100, cooldown=20, warmup=10, shape="1-sqrt", end=0.05, start=0.1)
+        return cls(
+            steps=100,
+            cooldown=20,
+            warmup=10,
+            shape="1-sqrt",
+            end=0.05,
+            start=0.1,
+            warmup_shape="cosine",
+        )
 
 
 @register(

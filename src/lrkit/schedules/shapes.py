@@ -11,10 +11,12 @@ cosine     ``d(x) = (1 + cos(pi x)) / 2``
 1-sqrt     ``d(x) = 1 - sqrt(x)``
 =========  ==========================
 
-A phase from value ``a`` to value ``b`` is ``b + (a - b) d(x)``, whether it
-rises or falls, so a warmup, a cooldown and a piecewise segment with the same
-shape name follow the same curve. ``constant`` (piecewise only) holds ``a``
-until the next knot.
+A falling phase from ``a`` to ``b < a`` is ``b + (a - b) d(x)``; a rising
+phase is the falling one reversed in time, ``a + (b - a) d(1 - x)``, so a
+warmup and a cooldown of the same shape are mirror images (a 1-sqrt warmup
+is ``1 - sqrt(1 - x)``, as Hugging Face's ``get_wsd_schedule`` defines it).
+Linear and cosine are their own mirror images. ``constant`` (piecewise only)
+holds ``a`` until the next knot.
 """
 
 from __future__ import annotations
@@ -42,5 +44,8 @@ def progress(t: Any, length: float, ops: Any) -> Any:
 
 
 def segment(shape: str, a: float, b: float, x: Any, ops: Any) -> Any:
-    """The value a fraction ``x`` of the way from ``a`` to ``b`` along ``shape``."""
+    """The value a fraction ``x`` of the way from ``a`` to ``b`` along ``shape``
+    (Note [shapes]: rising segments are falling ones reversed in time)."""
+    if b > a:
+        return a + (b - a) * decay_curve(shape, 1.0 - x, ops)
     return b + (a - b) * decay_curve(shape, x, ops)

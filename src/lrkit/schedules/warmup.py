@@ -22,7 +22,7 @@ class Warmup(Schedule):
     """A warmup of ``steps`` steps whose factor ``w`` rises from ``start`` to 1.
 
     ``w(x)``, ``x = min(t, steps) / steps``, follows ``shape``: ``linear``,
-    ``cosine`` or ``1-sqrt`` (Note [shapes]: ``1 - (1 - start)(1 - sqrt(x))``),
+    ``cosine`` or ``1-sqrt`` (Note [shapes]: ``start + (1 - start)(1 - sqrt(1 - x))``),
     or ``exponential``, the geometric ramp ``start ** (1 - x)`` (``start > 0``).
 
     ``mode="prefix"``: the warmup comes first and the wrapped schedule starts
