@@ -66,7 +66,9 @@ def test_serialisation_round_trips(s: Schedule) -> None:
 
 
 def _continuity_gaps(s: Schedule) -> list[float]:
-    return [abs(s(b) - s(b - 1e-9)) for b in s.breakpoints() if b >= 1]
+    # 1e-12 before each boundary: a 1-sqrt segment is continuous with infinite slope
+    # at one end, so its gap there is sqrt(1e-12) times its height
+    return [abs(s(b) - s(b - 1e-12)) for b in s.breakpoints() if b >= 1]
 
 
 @PROFILE
@@ -75,7 +77,7 @@ def test_join_boundaries_are_continuous_where_declared(s: Schedule) -> None:
     if isinstance(s, (WarmupCosine, WSD)):
         assert s.continuous(), "warmup+cosine and WSD declare continuity"
     if s.continuous():
-        assert max(_continuity_gaps(s), default=0.0) < 1e-6
+        assert max(_continuity_gaps(s), default=0.0) < 1e-5
     elif isinstance(s, Join):
         # declared discontinuous: some boundary jumps, or a phase is itself discontinuous
         jumps = [abs(a - b) for a, b in s._phase_ends()]

@@ -245,6 +245,19 @@ class Schedule:
         return (_rebuild, (type(self).name, self.params()))
 
 
+class Phase(Schedule):
+    """A family that runs for ``steps`` steps and then holds its end value
+    (Note [step convention]); continuous unless a subclass says otherwise."""
+
+    steps: int
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return (float(self.steps),)
+
+    def continuous(self) -> bool:
+        return True
+
+
 def _rebuild(name: str, kwargs: dict[str, Any]) -> Schedule:
     return get(name)(**kwargs)
 

@@ -142,9 +142,34 @@ class Scale(Schedule):
         return cls(Cosine(steps=100), factor=0.5)
 
 
+class _Combination(Schedule):
+    """Schedules combined pointwise by an associative operator."""
+
+    schedules: tuple[Schedule, ...]
+
+    @staticmethod
+    def _combine(a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        value = self.schedules[0]._eval(t, ops)
+        for s in self.schedules[1:]:
+            value = self._combine(value, s._eval(t, ops))
+        return value
+
+    def monotone(self) -> int | None:
+        return _same_direction(self.schedules)
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
+
+    def continuous(self) -> bool:
+        return all(s.continuous() for s in self.schedules)
+
+
 @register("product", "the product of schedules")
 @dataclass(frozen=True, repr=False)
-class Product(Schedule):
+class Product(_Combination):
     """``s(t) = prod_i schedules[i](t)``.
 
     >>> from lrkit.schedules import Constant, Linear
@@ -154,23 +179,13 @@ class Product(Schedule):
 
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
 
-    def _eval(self, t: Any, ops: Any) -> Any:
-        value = self.schedules[0]._eval(t, ops)
-        for s in self.schedules[1:]:
-            value = value * s._eval(t, ops)
-        return value
+    @staticmethod
+    def _combine(a: Any, b: Any) -> Any:
+        return a * b
 
     def bounds(self) -> tuple[float, float]:
-        return (math.prod(s.bounds()[0] for s in self.schedules), _prod_hi(self.schedules))
-
-    def monotone(self) -> int | None:
-        return _same_direction(self.schedules)
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
-
-    def continuous(self) -> bool:
-        return all(s.continuous() for s in self.schedules)
+        los, his = zip(*(s.bounds() for s in self.schedules))
+        return (math.prod(los), 0.0 if 0.0 in his else math.prod(his))
 
     @classmethod
     def example(cls) -> Product:
@@ -180,14 +195,9 @@ class Product(Schedule):
         return cls((Linear(steps=200, end=0.2), Cyclic(up=10, low=0.5)))
 
 
-def _prod_hi(schedules: tuple[Schedule, ...]) -> float:
-    his = [s.bounds()[1] for s in schedules]
-    return 0.0 if 0.0 in his else math.prod(his)
-
-
 @register("sum", "the sum of schedules")
 @dataclass(frozen=True, repr=False)
-class Sum(Schedule):
+class Sum(_Combination):
     """``s(t) = sum_i schedules[i](t)``.
 
     >>> from lrkit.schedules import Constant, Linear
@@ -197,26 +207,13 @@ class Sum(Schedule):
 
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
 
-    def _eval(self, t: Any, ops: Any) -> Any:
-        value = self.schedules[0]._eval(t, ops)
-        for s in self.schedules[1:]:
-            value = value + s._eval(t, ops)
-        return value
+    @staticmethod
+    def _combine(a: Any, b: Any) -> Any:
+        return a + b
 
     def bounds(self) -> tuple[float, float]:
-        return (
-            sum(s.bounds()[0] for s in self.schedules),
-            sum(s.bounds()[1] for s in self.schedules),
-        )
-
-    def monotone(self) -> int | None:
-        return _same_direction(self.schedules)
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
-
-    def continuous(self) -> bool:
-        return all(s.continuous() for s in self.schedules)
+        los, his = zip(*(s.bounds() for s in self.schedules))
+        return (sum(los), sum(his))
 
     @classmethod
     def example(cls) -> Sum:

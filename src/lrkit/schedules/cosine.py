@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit.schedules.array_ops import MATH
-from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.base import Phase, Schedule, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import progress
 
@@ -18,7 +18,7 @@ def _sign(x: float) -> int:
 
 @register("cosine", "cosine annealing to a floor (exponent, k-decay)")
 @dataclass(frozen=True, repr=False)
-class Cosine(Schedule):
+class Cosine(Phase):
     """Cosine annealing from ``start`` to the floor ``end`` over ``steps``, then holds:
 
     ``s(t) = end + (start - end) * ((1 + cos(pi * x**k)) / 2) ** exponent``,
@@ -49,12 +49,6 @@ class Cosine(Schedule):
 
     def monotone(self) -> int | None:
         return _sign(self.end - self.start)
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.steps),)
-
-    def continuous(self) -> bool:
-        return True
 
     @classmethod
     def example(cls) -> Cosine:
@@ -163,7 +157,7 @@ class CosineRestarts(Schedule):
 
 @register("tanh", "tanh decay, as timm's TanhLRScheduler")
 @dataclass(frozen=True, repr=False)
-class Tanh(Schedule):
+class Tanh(Phase):
     """Hyperbolic-tangent decay (Hsueh et al. 2019) as timm's ``TanhLRScheduler`` defines it:
 
     ``s(t) = end + (1 - end) * (1 - tanh(lower * (1 - x) + upper * x)) / 2``,
@@ -197,8 +191,8 @@ class Tanh(Schedule):
     def monotone(self) -> int | None:
         return -1 if self.end <= 1.0 else None
 
-    def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.steps),)
+    def continuous(self) -> bool:
+        return False  # the drop to `end` at t == steps
 
     @classmethod
     def example(cls) -> Tanh:

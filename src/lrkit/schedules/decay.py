@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit.schedules.array_ops import MATH, log_rising_product, stirling_correction
-from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.base import Phase, Schedule, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import progress, segment
 
@@ -47,7 +47,7 @@ class Constant(Schedule):
 
 @register("linear", "linear from start to end over steps, then holds (textbook decay to a floor)")
 @dataclass(frozen=True, repr=False)
-class Linear(Schedule):
+class Linear(Phase):
     """Linear from ``start`` to ``end`` over ``steps``, then holds ``end``.
 
     ``s(t) = (1 - k/tau) start + (k/tau) end`` with ``k = min(t, tau)``,
@@ -72,12 +72,6 @@ class Linear(Schedule):
 
     def monotone(self) -> int | None:
         return _sign(self.end - self.start)
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.steps),)
-
-    def continuous(self) -> bool:
-        return True
 
     @classmethod
     def example(cls) -> Linear:
@@ -145,9 +139,24 @@ class MultiStep(Schedule):
         return cls(milestones=(30, 60, 60, 90), gamma=0.5)
 
 
+class _Periods(Schedule):
+    """Families of Keras' form: a function of ``p = t / decay_steps``, floored
+    when ``staircase``."""
+
+    decay_steps: int
+    staircase: bool
+
+    def periods(self, t: Any, ops: Any) -> Any:
+        p = t / self.decay_steps
+        return ops.floor(p) if self.staircase else p
+
+    def continuous(self) -> bool:
+        return not self.staircase
+
+
 @register("exponential", "exponential decay gamma ** (t / decay_steps), optionally staircase")
 @dataclass(frozen=True, repr=False)
-class Exponential(Schedule):
+class Exponential(_Periods):
     """``s(t) = gamma ** p`` with ``p = t / decay_steps`` (``floor`` of it if ``staircase``).
 
     ``gamma`` is the factor per ``decay_steps`` steps (Keras' ``decay_rate``);
@@ -163,19 +172,13 @@ class Exponential(Schedule):
     staircase: bool = param(False, kind="bool")
 
     def _eval(self, t: Any, ops: Any) -> Any:
-        p = t / self.decay_steps
-        if self.staircase:
-            p = ops.floor(p)
-        return ops.power(self.gamma, p)
+        return ops.power(self.gamma, self.periods(t, ops))
 
     def bounds(self) -> tuple[float, float]:
         return (0.0, 1.0) if self.gamma <= 1 else (1.0, math.inf)
 
     def monotone(self) -> int | None:
         return _sign(self.gamma - 1.0)
-
-    def continuous(self) -> bool:
-        return not self.staircase
 
     @classmethod
     def example(cls) -> Exponential:
@@ -184,7 +187,7 @@ class Exponential(Schedule):
 
 @register("inverse_time", "closed-form inverse-time decay 1 / (1 + decay t), as Keras")
 @dataclass(frozen=True, repr=False)
-class InverseTime(Schedule):
+class InverseTime(_Periods):
     """Inverse-time ("time-based") decay in closed form, as Keras defines it:
     ``s(t) = 1 / (1 + decay * p)`` with ``p = t / decay_steps`` (floored if ``staircase``).
 
@@ -201,19 +204,13 @@ class InverseTime(Schedule):
     staircase: bool = param(False, kind="bool")
 
     def _eval(self, t: Any, ops: Any) -> Any:
-        p = t / self.decay_steps
-        if self.staircase:
-            p = ops.floor(p)
-        return 1.0 / (1.0 + self.decay * p)
+        return 1.0 / (1.0 + self.decay * self.periods(t, ops))
 
     def bounds(self) -> tuple[float, float]:
         return (0.0, 1.0)
 
     def monotone(self) -> int | None:
         return -1 if self.decay > 0 else 0
-
-    def continuous(self) -> bool:
-        return not self.staircase
 
     @classmethod
     def example(cls) -> InverseTime:
@@ -261,7 +258,7 @@ class TimeBased(Schedule):
 
 @register("polynomial", "polynomial decay to end with a power")
 @dataclass(frozen=True, repr=False)
-class Polynomial(Schedule):
+class Polynomial(Phase):
     """``s(t) = (1 - end) (1 - min(t, steps)/steps) ** power + end``.
 
     >>> s = Polynomial(steps=100, power=2.0, end=0.1)
@@ -283,12 +280,6 @@ class Polynomial(Schedule):
     def monotone(self) -> int | None:
         return _sign(self.end - 1.0)
 
-    def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.steps),)
-
-    def continuous(self) -> bool:
-        return True
-
     @classmethod
     def example(cls) -> Polynomial:
         return cls(steps=100, power=2.0, end=0.1)
@@ -296,7 +287,7 @@ class Polynomial(Schedule):
 
 @register("rex", "REX rational decay, as pytorch_optimizer")
 @dataclass(frozen=True, repr=False)
-class REX(Schedule):
+class REX(Phase):
     """REX, the rational decay of Chen et al. (2022), as ``pytorch_optimizer`` defines it:
 
     ``s(t) = end + (1 - end) (1 - x) / (1 - x/2)``, ``x = min(t, steps) / steps``.
@@ -323,12 +314,6 @@ class REX(Schedule):
 
     def monotone(self) -> int | None:
         return _sign(self.end - 1.0)
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return (float(self.steps),)
-
-    def continuous(self) -> bool:
-        return True
 
     @classmethod
     def example(cls) -> REX:

@@ -83,11 +83,37 @@ class Warmup(Schedule):
         return cls(Cosine(steps=90, end=0.1), steps=10, shape="cosine", start=0.1, mode="multiply")
 
 
+class _WarmupFactor(Schedule):
+    """``s(t) = w(t) * schedule(t)``: a warmup factor in [0, 1] on the wrapped
+    schedule's own clock (``pytorch_warmup``'s dampening)."""
+
+    schedule: Schedule
+
+    def factor(self, t: Any, ops: Any) -> Any:
+        raise NotImplementedError
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return self.factor(t, ops) * self.schedule._eval(t, ops)
+
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, self.schedule.bounds()[1])
+
+    def monotone(self) -> int | None:
+        inner = self.schedule.monotone()
+        return 1 if inner is not None and inner >= 0 else None
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return self.schedule.breakpoints()
+
+    def continuous(self) -> bool:
+        return self.schedule.continuous()
+
+
 @register(
     "untuned_warmup", "untuned linear/exponential warmup from Adam's beta2, as pytorch_warmup"
 )
 @dataclass(frozen=True, repr=False)
-class UntunedWarmup(Schedule):
+class UntunedWarmup(_WarmupFactor):
     """Untuned warmup for Adam-type optimizers, multiplying ``schedule`` (its clock unchanged):
 
     * ``linear``: ``w = min(1, (t + 1) / tau)``, ``tau = int(2 / (1 - beta2))``
@@ -121,22 +147,9 @@ class UntunedWarmup(Schedule):
             return ops.minimum((t + 1.0) / self.tau, 1.0)
         return 1.0 - ops.exp(-(t + 1.0) / self.tau)
 
-    def _eval(self, t: Any, ops: Any) -> Any:
-        return self.factor(t, ops) * self.schedule._eval(t, ops)
-
-    def bounds(self) -> tuple[float, float]:
-        return (0.0, self.schedule.bounds()[1])
-
-    def monotone(self) -> int | None:
-        inner = self.schedule.monotone()
-        return 1 if inner is not None and inner >= 0 else None
-
     def breakpoints(self) -> tuple[float, ...]:
         own = (float(self.tau - 1),) if self.shape == "linear" else ()
         return tuple(sorted({*own, *self.schedule.breakpoints()}))
-
-    def continuous(self) -> bool:
-        return self.schedule.continuous()
 
     @classmethod
     def example(cls) -> UntunedWarmup:
@@ -153,7 +166,7 @@ def _rho(step: Any, beta2: float, rho_inf: float, ops: Any) -> Any:
 
 @register("radam_warmup", "warmup derived from RAdam's rectification term, as pytorch_warmup")
 @dataclass(frozen=True, repr=False)
-class RAdamWarmup(Schedule):
+class RAdamWarmup(_WarmupFactor):
     """The warmup implied by RAdam's rectification term, multiplying ``schedule``:
 
     ``w = sqrt((rho - 4)(rho - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho))``,
@@ -190,24 +203,10 @@ class RAdamWarmup(Schedule):
         """``delta``: the first step with ``rho_delta > 4``."""
         return self.__dict__["_offset"]  # type: ignore[no-any-return]
 
-    def _eval(self, t: Any, ops: Any) -> Any:
+    def factor(self, t: Any, ops: Any) -> Any:
         r_inf = self.rho_inf
         rho = _rho(t + float(self.offset), self.beta2, r_inf, ops)
-        w = ops.sqrt((rho - 4.0) * (rho - 2.0) * r_inf / ((r_inf - 4.0) * (r_inf - 2.0) * rho))
-        return w * self.schedule._eval(t, ops)
-
-    def bounds(self) -> tuple[float, float]:
-        return (0.0, self.schedule.bounds()[1])
-
-    def monotone(self) -> int | None:
-        inner = self.schedule.monotone()
-        return 1 if inner is not None and inner >= 0 else None
-
-    def breakpoints(self) -> tuple[float, ...]:
-        return self.schedule.breakpoints()
-
-    def continuous(self) -> bool:
-        return self.schedule.continuous()
+        return ops.sqrt((rho - 4.0) * (rho - 2.0) * r_inf / ((r_inf - 4.0) * (r_inf - 2.0) * rho))
 
     @classmethod
     def example(cls) -> RAdamWarmup:
