@@ -27,6 +27,7 @@ from lrkit.schedules.array_ops import MATH, NUMPY, TorchOps
 from lrkit.schedules.params import Param, did_you_mean, normalize, param_of
 
 SCHEMA_VERSION = 1
+_INF = float("inf")
 
 _REGISTRY: dict[str, type[Schedule]] = {}
 S = TypeVar("S", bound="type[Schedule]")
@@ -125,8 +126,11 @@ class Schedule:
         floating dtype (float64 for an integer tensor).
         """
         if isinstance(t, (int, float)) and not isinstance(t, bool):
-            x = float(t) if not isinstance(t, int) or abs(t) < 2**1000 else float("inf")
-            if not 0.0 <= x < float("inf"):
+            try:
+                x = float(t)
+            except OverflowError:  # an int beyond float range
+                x = _INF
+            if not 0.0 <= x < _INF:
                 raise ValueError(f"{type(self).__name__}: step must be finite and >= 0, got {t!r}")
             return float(self._eval(x, MATH))
         if isinstance(t, (np.ndarray, np.generic)):
