@@ -127,3 +127,12 @@ def test_registry_lookup_errors() -> None:
     with pytest.raises(ValueError, match="did you mean 'cosine'"):
         S.get("cosin")
     assert set(S.list_schedules()) == set(NAMES) and sorted(NAMES) == NAMES
+
+
+def test_declared_horizon_is_where_the_value_settles(example: Schedule) -> None:
+    horizon = example.horizon()
+    if horizon is None:
+        return
+    after = example(np.array([horizon, horizon + 0.5, horizon + 1, 10 * horizon + 1000, 1e9]))
+    np.testing.assert_allclose(after, after[0], rtol=1e-12)
+    assert all(b <= horizon for b in example.breakpoints())

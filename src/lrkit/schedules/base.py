@@ -181,6 +181,12 @@ class Schedule:
         inner = self.__dict__.get("_inner")
         return inner.breakpoints() if inner is not None else ()
 
+    def horizon(self) -> float | None:
+        """The step from which the value no longer changes, or None when it
+        never settles (periodic, or decaying forever)."""
+        inner = self.__dict__.get("_inner")
+        return inner.horizon() if inner is not None else None
+
     def continuous(self) -> bool:
         """True when the value is continuous in ``t`` (declared, and tested)."""
         inner = self.__dict__.get("_inner")
@@ -257,6 +263,9 @@ class Phase(Schedule):
 
     def breakpoints(self) -> tuple[float, ...]:
         return (float(self.steps),)
+
+    def horizon(self) -> float | None:
+        return float(self.steps)
 
     def continuous(self) -> bool:
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,12 @@ from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
 
 _TOL = 1e-12
+
+
+def _latest(horizons: Iterable[float | None]) -> float | None:
+    """The last of several horizons; None if any part never settles."""
+    values = list(horizons)
+    return None if None in values else max(v for v in values if v is not None)
 
 
 def _same_direction(schedules: tuple[Schedule, ...]) -> int | None:
@@ -91,6 +98,12 @@ class Join(Schedule):
         }
         return tuple(sorted({*map(float, self.boundaries), *inner}))
 
+    def horizon(self) -> float | None:
+        last = self.schedules[-1].horizon()
+        if last is None:
+            return None
+        return (self.boundaries[-1] if self.boundaries else 0) + last
+
     def continuous(self) -> bool:
         if not all(s.continuous() for s in self.schedules):
             return False
@@ -132,6 +145,9 @@ class Scale(Schedule):
     def breakpoints(self) -> tuple[float, ...]:
         return self.schedule.breakpoints()
 
+    def horizon(self) -> float | None:
+        return self.schedule.horizon()
+
     def continuous(self) -> bool:
         return self.schedule.continuous()
 
@@ -162,6 +178,9 @@ class _Combination(Schedule):
 
     def breakpoints(self) -> tuple[float, ...]:
         return tuple(sorted({b for s in self.schedules for b in s.breakpoints()}))
+
+    def horizon(self) -> float | None:
+        return _latest(s.horizon() for s in self.schedules)
 
     def continuous(self) -> bool:
         return all(s.continuous() for s in self.schedules)
@@ -256,6 +275,9 @@ class Clip(Schedule):
 
     def breakpoints(self) -> tuple[float, ...]:
         return self.schedule.breakpoints()
+
+    def horizon(self) -> float | None:
+        return self.schedule.horizon()
 
     def continuous(self) -> bool:
         return self.schedule.continuous()

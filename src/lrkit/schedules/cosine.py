@@ -142,6 +142,9 @@ class CosineRestarts(Schedule):
             return _sign(self.end - 1.0)
         return None
 
+    def horizon(self) -> float | None:
+        return self.breakpoints()[-1] if self.cycles is not None else None
+
     def breakpoints(self) -> tuple[float, ...]:
         out, start, length = [], 0.0, float(self.period)
         for _ in range(self.cycles or 8):

@@ -37,6 +37,9 @@ class Constant(Schedule):
     def monotone(self) -> int | None:
         return 0
 
+    def horizon(self) -> float | None:
+        return 0.0
+
     def continuous(self) -> bool:
         return True
 
@@ -133,6 +136,9 @@ class MultiStep(Schedule):
 
     def breakpoints(self) -> tuple[float, ...]:
         return tuple(float(m) for m in sorted(set(self.milestones)))
+
+    def horizon(self) -> float | None:
+        return float(self.milestones[-1])
 
     @classmethod
     def example(cls) -> MultiStep:

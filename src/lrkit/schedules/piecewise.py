@@ -76,6 +76,9 @@ class Piecewise(Schedule):
     def breakpoints(self) -> tuple[float, ...]:
         return tuple(sorted(set(self.steps)))
 
+    def horizon(self) -> float | None:
+        return self.steps[-1]
+
     def continuous(self) -> bool:
         if self.interpolation == "constant":
             return len(set(self.values)) == 1
@@ -141,6 +144,9 @@ class Multiplicative(Schedule):
 
     def breakpoints(self) -> tuple[float, ...]:
         return (float(self.steps),)
+
+    def horizon(self) -> float | None:
+        return float(self.steps)
 
     @classmethod
     def example(cls) -> Multiplicative:

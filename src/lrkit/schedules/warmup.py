@@ -69,6 +69,12 @@ class Warmup(Schedule):
         inner = self.schedule.monotone()
         return 1 if inner is not None and inner >= 0 else None
 
+    def horizon(self) -> float | None:
+        inner = self.schedule.horizon()
+        if inner is None:
+            return None
+        return self.steps + inner if self.mode == "prefix" else max(float(self.steps), inner)
+
     def breakpoints(self) -> tuple[float, ...]:
         shift = self.steps if self.mode == "prefix" else 0
         return (float(self.steps), *(b + shift for b in self.schedule.breakpoints()))
@@ -150,6 +156,12 @@ class UntunedWarmup(_WarmupFactor):
     def breakpoints(self) -> tuple[float, ...]:
         own = (float(self.tau - 1),) if self.shape == "linear" else ()
         return tuple(sorted({*own, *self.schedule.breakpoints()}))
+
+    def horizon(self) -> float | None:
+        inner = self.schedule.horizon()
+        if self.shape != "linear" or inner is None:
+            return None  # the exponential factor only approaches 1
+        return max(float(self.tau - 1), inner)
 
     @classmethod
     def example(cls) -> UntunedWarmup:
