@@ -17,8 +17,13 @@ __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first attribute access
 _LAZY = {
+    "ScheduledLR": "lrkit.lr_scheduler",
     "plot_schedules": "lrkit.tools.plot",
     "sample": "lrkit.tools.plot",
+    "steps_per_epoch": "lrkit.horizon",
+    "training_steps": "lrkit.horizon",
+    "check_horizon": "lrkit.horizon",
+    "HorizonWarning": "lrkit.horizon",
 }
 
 
@@ -33,4 +38,16 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["Schedule", "__version__", "parse", "plot_schedules", "sample", "schedules"]
+__all__ = [
+    "HorizonWarning",
+    "Schedule",
+    "ScheduledLR",
+    "__version__",
+    "check_horizon",
+    "parse",
+    "plot_schedules",
+    "sample",
+    "schedules",
+    "steps_per_epoch",
+    "training_steps",
+]
