@@ -42,6 +42,7 @@ def test_import_without_torch_or_matplotlib() -> None:
 
 def test_lazy_attributes() -> None:
     assert callable(lrkit.plot_schedules)
+    assert issubclass(lrkit.ScheduledLR, __import__("torch").optim.lr_scheduler.LRScheduler)
     assert "plot_schedules" in dir(lrkit)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         lrkit.nope  # noqa: B018

@@ -36,7 +36,7 @@ def steps_per_epoch(
     """Optimizer updates per epoch on each rank.
 
     >>> steps_per_epoch(50_000, 128, grad_accum=2, world_size=4)
-    13
+    49
     """
     owner = "steps_per_epoch"
     n = _positive(owner, "dataset_size", dataset_size)
@@ -65,7 +65,7 @@ def training_steps(
     """Total optimizer updates of a run: ``steps_per_epoch * epochs`` (rounded up).
 
     >>> training_steps(50_000, 128, 90, grad_accum=2, world_size=4)
-    1170
+    4410
     """
     per_epoch = steps_per_epoch(
         dataset_size, batch_size, grad_accum=grad_accum, world_size=world_size, drop_last=drop_last
