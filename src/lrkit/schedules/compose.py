@@ -292,7 +292,8 @@ class Clip(Schedule):
 @register("repeat", "a schedule restarted every period steps")
 @dataclass(frozen=True, repr=False)
 class Repeat(Schedule):
-    """``s(t) = schedule(t mod period)``: restart the same schedule every ``period`` steps.
+    """``s(t) = schedule(t mod period)``: restart the same schedule every ``period`` steps
+    (a period may be fractional, as Hugging Face's cosine cycles are).
 
     >>> from lrkit.schedules import Linear
     >>> s = Repeat(Linear(steps=10), period=10)
@@ -301,7 +302,7 @@ class Repeat(Schedule):
     """
 
     schedule: Schedule = param(kind="schedule")
-    period: int = param(kind="int", lo=1)
+    period: float = param(kind="float", lo=1e-6)
 
     def _eval(self, t: Any, ops: Any) -> Any:
         return self.schedule._eval(t - self.period * ops.floor(t / self.period), ops)

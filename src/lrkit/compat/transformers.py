@@ -1,0 +1,337 @@
+"""Hugging Face's ``get_*_schedule*`` functions and ``get_scheduler``, same numbers.
+
+Each returns a :class:`lrkit.ScheduledLR` whose schedule is a native
+composition reproducing the ``LambdaLR`` lambda Hugging Face builds (as of
+transformers 5.23), past-horizon behaviour included:
+
+* ``linear`` and ``polynomial`` hold their end value; ``constant`` holds 1;
+* ``cosine`` (and ``cosine_with_min_lr``) keep following the cosine wave
+  past ``num_training_steps`` (with the default ``num_cycles = 0.5`` it
+  rises again), as Hugging Face's formula does;
+* ``cosine_with_restarts`` drops to 0 from ``num_training_steps`` on;
+* the warmup is ``t / max(1, num_warmup_steps)``.
+
+``reduce_lr_on_plateau`` returns torch's ``ReduceLROnPlateau``, as Hugging
+Face does. Not reproduced yet (``NotImplementedError``): ``greedy`` and
+``cosine_warmup_with_min_lr`` (its off-by-one warmup and decay clocks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrkit.lr_scheduler import ScheduledLR
+from lrkit.schedules import (
+    Constant,
+    InverseSqrt,
+    Join,
+    Linear,
+    Piecewise,
+    Polynomial,
+    Repeat,
+    Scale,
+    Schedule,
+    Sum,
+)
+from lrkit.schedules.params import Param, did_you_mean, normalize
+
+SCHEDULER_TYPES = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+    "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
+)  # fmt: skip
+
+
+def _steps(owner: str, name: str, value: Any) -> int:
+    return int(normalize(owner, name, Param(kind="int", lo=0), value))
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, schedule: Schedule, last_epoch: int
+) -> ScheduledLR:
+    """A ScheduledLR at LambdaLR's position for ``last_epoch`` (-1: a new run)."""
+    sched = ScheduledLR(optimizer, schedule)
+    if last_epoch != -1:
+        sched.last_epoch = _steps("ScheduledLR", "last_epoch", last_epoch) + 1
+        sched._apply()
+    return sched
+
+
+def _with_warmup(decay: Schedule, warmup: int) -> Schedule:
+    """Hugging Face's warmup ``t / max(1, warmup)``, then ``decay`` on its own clock."""
+    if warmup == 0:
+        return decay
+    return Join((Linear(warmup, start=0.0, end=1.0), decay), (warmup,))
+
+
+def cosine_wave(period: float) -> Schedule:
+    """``(1 + cos(2 pi t / period)) / 2`` for every ``t >= 0``: 1 at each multiple of
+    ``period``, 0 half-way."""
+    half = period / 2.0
+    return Repeat(Piecewise((0.0, half, period), (1.0, 0.0, 1.0), "cosine"), period)
+
+
+def _decay_length(warmup: int, training: int) -> int:
+    return max(1, training - warmup)
+
+
+def get_constant_schedule(optimizer: torch.optim.Optimizer, last_epoch: int = -1) -> ScheduledLR:
+    """A constant multiplier of 1."""
+    return _scheduler(optimizer, Constant(1.0), last_epoch)
+
+
+def get_constant_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer, num_warmup_steps: int, last_epoch: int = -1
+) -> ScheduledLR:
+    """Linear warmup over ``num_warmup_steps``, then 1."""
+    warmup = _steps("get_constant_schedule_with_warmup", "num_warmup_steps", num_warmup_steps)
+    return _scheduler(optimizer, _with_warmup(Constant(1.0), warmup), last_epoch)
+
+
+def get_linear_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup, then linear decay to 0 at ``num_training_steps``, then 0."""
+    owner = "get_linear_schedule_with_warmup"
+    warmup = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    training = _steps(owner, "num_training_steps", num_training_steps)
+    length = _decay_length(warmup, training)
+    # HF: max(0, (T - t) / max(1, T - W)); with T <= W it is 0 after the warmup
+    start = min(1.0, (training - warmup) / length) if training > warmup else 0.0
+    decay = Linear(length, start=start, end=0.0) if start > 0 else Constant(0.0)
+    return _scheduler(optimizer, _with_warmup(decay, warmup), last_epoch)
+
+
+def get_cosine_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup, then ``(1 + cos(2 pi num_cycles p)) / 2`` with ``p = (t - W) / max(1, T - W)``,
+    continued past the horizon as Hugging Face does."""
+    return _scheduler(
+        optimizer,
+        _cosine(
+            "get_cosine_schedule_with_warmup", num_warmup_steps, num_training_steps, num_cycles, 0.0
+        ),
+        last_epoch,
+    )
+
+
+def _cosine(owner: str, warmup: Any, training: Any, cycles: Any, floor: float) -> Schedule:
+    w = _steps(owner, "num_warmup_steps", warmup)
+    t = _steps(owner, "num_training_steps", training)
+    c = normalize(owner, "num_cycles", Param(kind="float", lo=0.0), cycles)
+    wave: Schedule = cosine_wave(_decay_length(w, t) / c) if c > 0 else Constant(1.0)
+    if floor:
+        wave = Sum((Scale(wave, 1.0 - floor), Constant(floor)))
+    return _with_warmup(wave, w)
+
+
+def get_cosine_with_hard_restarts_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: int = 1,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup, then ``num_cycles`` cosine decays from 1 to 0 (hard restarts), then 0."""
+    owner = "get_cosine_with_hard_restarts_schedule_with_warmup"
+    w = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    t = _steps(owner, "num_training_steps", num_training_steps)
+    c = normalize(owner, "num_cycles", Param(kind="float", lo=0.0, lo_open=True), num_cycles)
+    length = _decay_length(w, t)
+    cycle = length / c
+    restarts = Repeat(Piecewise((0.0, cycle), (1.0, 0.0), "cosine"), cycle)
+    end = w + length  # HF: progress >= 1 -> 0
+    phases = Join((restarts, Constant(0.0)), (length,))
+    return _scheduler(optimizer, _with_warmup(phases, w) if end > 0 else phases, last_epoch)
+
+
+def get_polynomial_decay_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    lr_end: float = 1e-7,
+    power: float = 1.0,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup, then ``(lr_init - lr_end) (1 - p) ** power + lr_end`` relative to
+    ``lr_init = optimizer.defaults["lr"]`` (as Hugging Face divides), then held."""
+    owner = "get_polynomial_decay_schedule_with_warmup"
+    lr_init = optimizer.defaults["lr"]
+    if not (lr_init > lr_end):
+        raise ValueError(f"lr_end ({lr_end}) must be smaller than initial lr ({lr_init})")
+    w = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    t = _steps(owner, "num_training_steps", num_training_steps)
+    if t <= w:
+        raise ValueError(
+            f"{owner}: `num_training_steps` ({t}) must exceed `num_warmup_steps` ({w}); "
+            "Hugging Face divides by their difference"
+        )
+    end = normalize(owner, "lr_end", Param(kind="float", lo=0.0), lr_end) / lr_init
+    p = normalize(owner, "power", Param(kind="float", lo=0.0, lo_open=True), power)
+    return _scheduler(optimizer, _with_warmup(Polynomial(t - w, power=p, end=end), w), last_epoch)
+
+
+def get_inverse_sqrt_schedule(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    timescale: int | None = None,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup, then ``1 / sqrt((t + timescale - W) / timescale)``."""
+    owner = "get_inverse_sqrt_schedule"
+    w = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    return _scheduler(optimizer, InverseSqrt(w, timescale), last_epoch)
+
+
+def get_cosine_with_min_lr_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+) -> ScheduledLR:
+    """As the cosine schedule, on a floor ``min_lr_rate`` (or ``min_lr / defaults["lr"]``)."""
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError("Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        min_lr_rate = min_lr / optimizer.defaults["lr"]
+    elif min_lr_rate is None:
+        raise ValueError(
+            "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
+        )
+    owner = "get_cosine_with_min_lr_schedule_with_warmup"
+    rate = normalize(owner, "min_lr_rate", Param(kind="float", lo=0.0, hi=1.0), min_lr_rate)
+    schedule = _cosine(owner, num_warmup_steps, num_training_steps, num_cycles, rate)
+    return _scheduler(optimizer, schedule, last_epoch)
+
+
+def get_wsd_schedule(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_decay_steps: int,
+    num_training_steps: int | None = None,
+    num_stable_steps: int | None = None,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+) -> ScheduledLR:
+    """Warmup from ``min_lr_ratio`` to 1, stable, decay to ``min_lr_ratio``, then held."""
+    owner = "get_wsd_schedule"
+    if num_training_steps is None and num_stable_steps is None:
+        raise ValueError("Either num_training_steps or num_stable_steps must be specified.")
+    for name, kind in (("warmup_type", warmup_type), ("decay_type", decay_type)):
+        if kind not in ("linear", "cosine", "1-sqrt"):
+            raise ValueError(
+                f"Unknown {name.split('_')[0]} type: {kind}, "
+                "expected 'linear', 'cosine' or '1-sqrt'"
+            )
+    w = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    d = _steps(owner, "num_decay_steps", num_decay_steps)
+    stable = (
+        _steps(owner, "num_stable_steps", num_stable_steps)
+        if num_stable_steps is not None
+        else _steps(owner, "num_training_steps", num_training_steps) - w - d
+    )
+    r = normalize(owner, "min_lr_ratio", Param(kind="float", lo=0.0, hi=1.0), min_lr_ratio)
+    c = normalize(owner, "num_cycles", Param(kind="float", lo=0.0), num_cycles)
+    phases: list[tuple[Schedule, int]] = []
+    if w:
+        phases.append((Piecewise((0.0, float(max(1, w))), (r, 1.0), warmup_type), w))
+    if stable > 0:
+        phases.append((Constant(1.0), stable))
+    if d:
+        decay: Schedule
+        if decay_type == "cosine" and c != 0.5:
+            wave = cosine_wave(max(1, d) / c) if c > 0 else Constant(1.0)
+            decay = Sum((Scale(wave, 1.0 - r), Constant(r)))
+        else:
+            decay = Piecewise((0.0, float(max(1, d))), (1.0, r), decay_type)
+        phases.append((decay, d))
+    phases.append((Constant(r), 0))
+    boundaries, at = [], 0
+    for _, length in phases[:-1]:
+        at += length
+        boundaries.append(at)
+    return _scheduler(optimizer, Join(tuple(s for s, _ in phases), tuple(boundaries)), last_epoch)
+
+
+def get_reduce_on_plateau_schedule(optimizer: torch.optim.Optimizer, **kwargs: Any) -> Any:
+    """torch's ``ReduceLROnPlateau(optimizer, **kwargs)``, as Hugging Face returns it."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)
+
+
+def _not_reproduced(name: str) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"lrkit.compat.transformers does not reproduce {name!r} yet; use transformers' own"
+        )
+
+    return fail
+
+
+_FUNCTIONS: dict[str, Any] = {
+    "linear": get_linear_schedule_with_warmup,
+    "cosine": get_cosine_schedule_with_warmup,
+    "cosine_with_restarts": get_cosine_with_hard_restarts_schedule_with_warmup,
+    "polynomial": get_polynomial_decay_schedule_with_warmup,
+    "constant": get_constant_schedule,
+    "constant_with_warmup": get_constant_schedule_with_warmup,
+    "inverse_sqrt": get_inverse_sqrt_schedule,
+    "reduce_lr_on_plateau": get_reduce_on_plateau_schedule,
+    "cosine_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup,
+    "cosine_warmup_with_min_lr": _not_reproduced("cosine_warmup_with_min_lr"),
+    "warmup_stable_decay": get_wsd_schedule,
+    "greedy": _not_reproduced("greedy"),
+}
+
+
+def get_scheduler(
+    name: str,
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    scheduler_specific_kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Hugging Face's ``get_scheduler``: the schedule called ``name`` (a SchedulerType value)."""
+    key = getattr(name, "value", name)
+    if key not in _FUNCTIONS:
+        raise ValueError(
+            f"get_scheduler: unknown scheduler {key!r}" + did_you_mean(str(key), list(_FUNCTIONS))
+        )
+    kwargs = dict(scheduler_specific_kwargs or {})
+    fn = _FUNCTIONS[key]
+    if key in ("constant", "reduce_lr_on_plateau", "greedy"):
+        return fn(optimizer, **kwargs)
+    if num_warmup_steps is None:
+        raise ValueError(f"{key} requires `num_warmup_steps`, please provide that argument.")
+    if key in ("constant_with_warmup", "inverse_sqrt"):
+        return fn(optimizer, num_warmup_steps=num_warmup_steps, **kwargs)
+    if key == "warmup_stable_decay":
+        return fn(
+            optimizer,
+            num_warmup_steps=num_warmup_steps,
+            num_training_steps=num_training_steps,
+            **kwargs,
+        )
+    if num_training_steps is None:
+        raise ValueError(f"{key} requires `num_training_steps`, please provide that argument.")
+    return fn(
+        optimizer,
+        num_warmup_steps=num_warmup_steps,
+        num_training_steps=num_training_steps,
+        **kwargs,
+    )

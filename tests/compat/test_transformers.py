@@ -1,0 +1,185 @@
+"""lrkit.compat.transformers against transformers itself: the same lrs, per group,
+from step 0 to well past the horizon, on seeded random configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from lrkit import ScheduledLR  # noqa: E402
+from lrkit.compat import transformers as compat  # noqa: E402
+
+LRS = (0.1, 0.03)
+
+
+def _optimizer() -> torch.optim.Optimizer:
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in LRS]
+    return torch.optim.AdamW(groups, lr=0.1)
+
+
+def _trace(scheduler: Any, steps: int) -> np.ndarray:
+    rows = []
+    for _ in range(steps):
+        rows.append([g["lr"] for g in scheduler.optimizer.param_groups])
+        scheduler.optimizer.step()
+        scheduler.step()
+    return np.array(rows)
+
+
+def _same(name: str, steps: int, **kwargs: Any) -> None:
+    anchor = getattr(transformers, name)(_optimizer(), **kwargs)
+    ours = getattr(compat, name)(_optimizer(), **kwargs)
+    assert isinstance(ours, ScheduledLR)
+    np.testing.assert_allclose(
+        _trace(ours, steps),
+        _trace(anchor, steps),
+        rtol=1e-12,
+        atol=1e-15,
+        err_msg=f"{name} {kwargs}",
+    )
+
+
+def _configs(seed: int) -> tuple[int, int]:
+    r = np.random.default_rng(seed)
+    warmup = int(r.choice([0, 1, int(r.integers(2, 50))]))
+    return warmup, warmup + int(r.integers(1, 200))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_warmup_decays(seed: int) -> None:
+    warmup, training = _configs(seed)
+    r = np.random.default_rng(100 + seed)
+    steps = training + 150
+    _same("get_constant_schedule", 50)
+    _same("get_constant_schedule_with_warmup", steps, num_warmup_steps=warmup)
+    _same(
+        "get_linear_schedule_with_warmup",
+        steps,
+        num_warmup_steps=warmup,
+        num_training_steps=training,
+    )
+    for cycles in (0.5, float(r.uniform(0.2, 3.0))):
+        _same(
+            "get_cosine_schedule_with_warmup",
+            steps,
+            num_warmup_steps=warmup,
+            num_training_steps=training,
+            num_cycles=cycles,
+        )
+        _same(
+            "get_cosine_with_min_lr_schedule_with_warmup",
+            steps,
+            num_warmup_steps=warmup,
+            num_training_steps=training,
+            num_cycles=cycles,
+            min_lr_rate=float(r.uniform(0, 0.5)),
+        )
+    _same(
+        "get_cosine_with_hard_restarts_schedule_with_warmup",
+        steps,
+        num_warmup_steps=warmup,
+        num_training_steps=training,
+        num_cycles=int(r.integers(1, 5)),
+    )
+    _same(
+        "get_polynomial_decay_schedule_with_warmup",
+        steps,
+        num_warmup_steps=warmup,
+        num_training_steps=training,
+        lr_end=float(r.uniform(0, 0.05)),
+        power=float(r.uniform(0.5, 3)),
+    )
+    _same(
+        "get_inverse_sqrt_schedule",
+        steps,
+        num_warmup_steps=warmup,
+        timescale=None if seed % 2 else int(r.integers(1, 500)),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("decay", ["linear", "cosine", "1-sqrt"])
+def test_wsd(seed: int, decay: str) -> None:
+    r = np.random.default_rng(seed)
+    warmup, stable, dec = int(r.integers(0, 30)), int(r.integers(0, 60)), int(r.integers(1, 60))
+    warmup_type = ["linear", "cosine", "1-sqrt"][seed % 3]
+    common = dict(
+        num_warmup_steps=warmup,
+        num_decay_steps=dec,
+        warmup_type=warmup_type,
+        decay_type=decay,
+        min_lr_ratio=float(r.uniform(0, 0.3)),
+    )
+    _same(
+        "get_wsd_schedule",
+        warmup + stable + dec + 40,
+        num_training_steps=warmup + stable + dec,
+        **common,
+    )
+    _same(
+        "get_wsd_schedule",
+        warmup + stable + dec + 40,
+        num_stable_steps=stable,
+        num_cycles=float(r.uniform(0.3, 1.5)),
+        **common,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in compat.SCHEDULER_TYPES if n not in ("greedy", "cosine_warmup_with_min_lr")]
+)
+def test_get_scheduler_every_type(name: str) -> None:
+    kwargs: dict[str, Any] = {}
+    if name == "cosine_with_min_lr":
+        kwargs = {"min_lr_rate": 0.1}
+    if name == "reduce_lr_on_plateau":
+        kwargs = {"patience": 1}
+    if name == "warmup_stable_decay":
+        kwargs = {"num_decay_steps": 30}
+    args = dict(num_warmup_steps=10, num_training_steps=100, scheduler_specific_kwargs=kwargs)
+    anchor = transformers.get_scheduler(name, _optimizer(), **args)
+    ours = compat.get_scheduler(transformers.SchedulerType(name), _optimizer(), **args)
+    if name == "reduce_lr_on_plateau":
+        assert type(ours) is type(anchor)
+        return
+    np.testing.assert_allclose(_trace(ours, 160), _trace(anchor, 160), rtol=1e-12, atol=1e-15)
+
+
+def test_resume_with_last_epoch() -> None:
+    opt = _optimizer()
+    first = compat.get_cosine_schedule_with_warmup(opt, 10, 100)
+    for _ in range(30):
+        first.step()
+    anchor_opt = _optimizer()
+    for g in anchor_opt.param_groups:
+        g["initial_lr"] = g["lr"]
+    anchor = transformers.get_cosine_schedule_with_warmup(anchor_opt, 10, 100, last_epoch=29)
+    again = compat.get_cosine_schedule_with_warmup(_optimizer(), 10, 100, last_epoch=29)
+    assert again.get_last_lr() == pytest.approx(anchor.get_last_lr(), rel=1e-12)
+    assert again.get_last_lr() == pytest.approx(first.get_last_lr(), rel=1e-12)
+
+
+def test_errors_match_the_anchor() -> None:
+    with pytest.raises(ValueError, match="lr_end"):
+        compat.get_polynomial_decay_schedule_with_warmup(_optimizer(), 10, 100, lr_end=1.0)
+    with pytest.raises(ValueError, match="Only one of min_lr or min_lr_rate"):
+        compat.get_cosine_with_min_lr_schedule_with_warmup(
+            _optimizer(), 1, 10, min_lr=0.1, min_lr_rate=0.1
+        )
+    with pytest.raises(ValueError, match="Either num_training_steps or num_stable_steps"):
+        compat.get_wsd_schedule(_optimizer(), 1, 10)
+    with pytest.raises(ValueError, match="requires `num_training_steps`"):
+        compat.get_scheduler("linear", _optimizer(), num_warmup_steps=10)
+    with pytest.raises(ValueError, match=r"unknown scheduler 'cosin' \(did you mean 'cosine'\?\)"):
+        compat.get_scheduler("cosin", _optimizer())
+    with pytest.raises(
+        ValueError, match="`num_warmup_steps` must be a non-negative integer, got -1"
+    ):
+        compat.get_linear_schedule_with_warmup(_optimizer(), -1, 10)
+    with pytest.raises(NotImplementedError, match="does not reproduce 'greedy'"):
+        compat.get_scheduler("greedy", _optimizer())
