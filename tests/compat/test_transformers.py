@@ -79,6 +79,15 @@ def test_warmup_decays(seed: int) -> None:
             num_cycles=cycles,
             min_lr_rate=float(r.uniform(0, 0.5)),
         )
+        _same(
+            "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+            steps,
+            num_warmup_steps=warmup,
+            num_training_steps=training,
+            num_cycles=cycles,
+            min_lr_rate=float(r.uniform(0, 0.5)),
+            warmup_lr_rate=None if seed % 2 else float(r.uniform(0, 0.5)),
+        )
     _same(
         "get_cosine_with_hard_restarts_schedule_with_warmup",
         steps,
@@ -130,12 +139,10 @@ def test_wsd(seed: int, decay: str) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in compat.SCHEDULER_TYPES if n not in ("greedy", "cosine_warmup_with_min_lr")]
-)
+@pytest.mark.parametrize("name", [n for n in compat.SCHEDULER_TYPES if n != "greedy"])
 def test_get_scheduler_every_type(name: str) -> None:
     kwargs: dict[str, Any] = {}
-    if name == "cosine_with_min_lr":
+    if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr"):
         kwargs = {"min_lr_rate": 0.1}
     if name == "reduce_lr_on_plateau":
         kwargs = {"patience": 1}

@@ -33,6 +33,7 @@ from lrkit.schedules import (
     Repeat,
     Scale,
     Schedule,
+    Shift,
     Sum,
 )
 from lrkit.schedules.params import Param, did_you_mean, normalize
@@ -217,6 +218,41 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     return _scheduler(optimizer, schedule, last_epoch)
 
 
+def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+    warmup_lr_rate: float | None = None,
+) -> ScheduledLR:
+    """Hugging Face's "cosine_warmup_with_min_lr": its warmup is ``(t + 1) / max(1, W)``
+    (or ``warmup_lr_rate + (1 - warmup_lr_rate) t / max(1, W - 1)``) and its decay
+    reads progress ``(t - W + 1) / max(1, T - W)``, one step ahead of the others."""
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError("Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        min_lr_rate = min_lr / optimizer.defaults["lr"]
+    elif min_lr_rate is None:
+        raise ValueError(
+            "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
+        )
+    owner = "get_cosine_with_min_lr_schedule_with_warmup_lr_rate"
+    rate = normalize(owner, "min_lr_rate", Param(kind="float", lo=0.0, hi=1.0), min_lr_rate)
+    w = _steps(owner, "num_warmup_steps", num_warmup_steps)
+    decay = Shift(_cosine(owner, 0, _decay_length(w, num_training_steps), num_cycles, rate), 1.0)
+    if w == 0:
+        return _scheduler(optimizer, decay, last_epoch)
+    if warmup_lr_rate is None:
+        rise = Linear(w, start=1.0 / w, end=(w + 1.0) / w)
+    else:
+        r0 = normalize(owner, "warmup_lr_rate", Param(kind="float", lo=0.0, hi=1.0), warmup_lr_rate)
+        rise = Linear(w, start=r0, end=r0 + (1.0 - r0) * w / max(1, w - 1))
+    return _scheduler(optimizer, Join((rise, decay), (w,)), last_epoch)
+
+
 def get_wsd_schedule(
     optimizer: torch.optim.Optimizer,
     num_warmup_steps: int,
@@ -293,7 +329,7 @@ _FUNCTIONS: dict[str, Any] = {
     "inverse_sqrt": get_inverse_sqrt_schedule,
     "reduce_lr_on_plateau": get_reduce_on_plateau_schedule,
     "cosine_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup,
-    "cosine_warmup_with_min_lr": _not_reproduced("cosine_warmup_with_min_lr"),
+    "cosine_warmup_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup_lr_rate,
     "warmup_stable_decay": get_wsd_schedule,
     "greedy": _not_reproduced("greedy"),
 }

@@ -14,7 +14,7 @@ True
 """
 
 from lrkit.schedules.base import SCHEMA_VERSION, Schedule, get, list_schedules, register
-from lrkit.schedules.compose import Clip, Join, Product, Repeat, Scale, Sum
+from lrkit.schedules.compose import Clip, Join, Product, Repeat, Scale, Shift, Sum
 from lrkit.schedules.cosine import Cosine, CosineRestarts, Tanh
 from lrkit.schedules.cyclic import Cyclic
 from lrkit.schedules.decay import (
@@ -67,6 +67,7 @@ __all__ = [
     "Repeat",
     "Scale",
     "Schedule",
+    "Shift",
     "SpecError",
     "StepDecay",
     "Sum",

@@ -321,3 +321,43 @@ class Repeat(Schedule):
         from lrkit.schedules.cosine import Cosine
 
         return cls(Cosine(steps=40, end=0.1), period=50)
+
+
+@register("shift", "a schedule read offset steps ahead: schedule(t + offset)")
+@dataclass(frozen=True, repr=False)
+class Shift(Schedule):
+    """``s(t) = schedule(t + offset)``: start a schedule part-way through.
+
+    >>> from lrkit.schedules import Linear
+    >>> s = Shift(Linear(steps=10), offset=5.0)
+    >>> s(0), s(5)
+    (0.5, 0.0)
+    """
+
+    schedule: Schedule = param(kind="schedule")
+    offset: float = param(kind="float", lo=0.0)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        return self.schedule._eval(t + self.offset, ops)
+
+    def bounds(self) -> tuple[float, float]:
+        return self.schedule.bounds()
+
+    def monotone(self) -> int | None:
+        return self.schedule.monotone()
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(b - self.offset for b in self.schedule.breakpoints() if b > self.offset)
+
+    def horizon(self) -> float | None:
+        inner = self.schedule.horizon()
+        return None if inner is None else max(0.0, inner - self.offset)
+
+    def continuous(self) -> bool:
+        return self.schedule.continuous()
+
+    @classmethod
+    def example(cls) -> Shift:
+        from lrkit.schedules.cosine import Cosine
+
+        return cls(Cosine(steps=100, end=0.1), offset=30.0)
