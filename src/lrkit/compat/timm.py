@@ -1,0 +1,344 @@
+"""timm's schedulers (``timm.scheduler``), same names, arguments and numbers.
+
+Each class keeps timm's API, ``step(epoch, metric=None)`` and
+``step_update(num_updates, metric=None)`` with ``t_in_epochs`` choosing which
+one moves the lr, per-group ``lr_scale``, and seeded noise, and keeps its
+attributes under timm's names, so ``state_dict()`` (timm's is the
+configuration; it has no step counter) loads either way. The lr of each
+group is a native schedule of ``t``, built once from the group's base value:
+
+* warmup: ``warmup_lr_init + t (target - warmup_lr_init) / warmup_t`` for
+  ``t < warmup_t``; ``target`` is the base lr (timm 1.0.31 everywhere but
+  Tanh without ``warmup_prefix``, which warms up to its decay's value at
+  ``warmup_t``); after it, the decay reads ``t - warmup_t`` (prefix) or ``t``,
+  so without the prefix the lr jumps at ``warmup_t``, as timm's does;
+* ``CosineLRScheduler``: :class:`~lrkit.schedules.CosineRestarts` (cycles,
+  ``cycle_mul``, ``cycle_decay``, ``cycle_limit``, ``k_decay``, floor);
+* ``StepLRScheduler``: ``base * decay_rate ** (t // decay_t)``;
+* ``MultiStepLRScheduler``: timm's convention that milestone ``m`` applies
+  from ``t == m - 1``;
+* ``TanhLRScheduler`` and ``PolyLRScheduler``: one cycle (``cycle_limit=1``)
+  and, for Poly, ``k_decay=1``; other values raise ``NotImplementedError``.
+
+Deliberate differences, each a ``ValueError`` where timm ``assert``\\s or
+misbehaves: non-integer ``decay_t``, unsorted ``decay_t``, a zero base lr.
+``PlateauLRScheduler`` is not reproduced yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrkit.schedules import (
+    Constant,
+    CosineRestarts,
+    Join,
+    Linear,
+    MultiStep,
+    Polynomial,
+    Scale,
+    Schedule,
+    Shift,
+    StepDecay,
+    Tanh,
+)
+from lrkit.schedules.params import Param, normalize
+
+
+class _Scheduler:
+    """timm's ``Scheduler`` contract over one native schedule per param group."""
+
+    warmup_target_is_base = True  # every timm scheduler but Tanh
+    warmup_t: int
+    warmup_lr_init: float
+    warmup_prefix: bool
+    schedules: list[Schedule]
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        param_group_field: str = "lr",
+        t_in_epochs: bool = True,
+        noise_range_t: list[int] | tuple[int, int] | int | None = None,
+        noise_type: str = "normal",
+        noise_pct: float = 0.67,
+        noise_std: float = 1.0,
+        noise_seed: int | None = None,
+        initialize: bool = True,
+    ) -> None:
+        self.optimizer = optimizer
+        self.param_group_field = param_group_field
+        self._initial_param_group_field = f"initial_{param_group_field}"
+        for i, group in enumerate(optimizer.param_groups):
+            if initialize:
+                if param_group_field not in group:
+                    raise KeyError(f"{param_group_field} missing from param_groups[{i}]")
+                group.setdefault(self._initial_param_group_field, group[param_group_field])
+            elif self._initial_param_group_field not in group:
+                raise KeyError(f"{self._initial_param_group_field} missing from param_groups[{i}]")
+        self.base_values = [g[self._initial_param_group_field] for g in optimizer.param_groups]
+        self.metric: Any = None
+        self.t_in_epochs = t_in_epochs
+        self.noise_range_t = noise_range_t
+        self.noise_pct = noise_pct
+        self.noise_type = noise_type
+        self.noise_std = noise_std
+        self.noise_seed = noise_seed if noise_seed is not None else 42
+        self.update_groups(self.base_values)
+
+    def _finish(self) -> None:
+        """Build the per-group schedules; called by subclasses once configured."""
+        for i, v in enumerate(self.base_values):
+            if not float(v) > 0:
+                raise ValueError(f"{type(self).__name__}: param group {i} has base lr {v}, not > 0")
+        self.schedules = [
+            self._with_warmup(self._decay(float(v)), float(v)) for v in self.base_values
+        ]
+        if self.warmup_t:
+            self.update_groups(self.warmup_lr_init)
+
+    def _decay(self, base: float) -> Schedule:
+        raise NotImplementedError
+
+    def _with_warmup(self, decay: Schedule, base: float) -> Schedule:
+        if not self.warmup_t:
+            return decay
+        target = (
+            base if (self.warmup_prefix or self.warmup_target_is_base) else decay(self.warmup_t)
+        )
+        rise = Linear(self.warmup_t, start=self.warmup_lr_init, end=target)
+        after = decay if self.warmup_prefix else Shift(decay, float(self.warmup_t))
+        return Join((rise, after), (self.warmup_t,))
+
+    # -- timm's API ---------------------------------------------------------
+    def _get_lr(self, t: int) -> list[float]:
+        return [s(t) for s in self.schedules]
+
+    def _get_values(self, t: int, on_epoch: bool = True) -> list[float] | None:
+        proceed = (on_epoch and self.t_in_epochs) or (not on_epoch and not self.t_in_epochs)
+        return self._get_lr(t) if proceed else None
+
+    def step(self, epoch: int, metric: float | None = None) -> None:
+        self.metric = metric
+        values = self._get_values(epoch, on_epoch=True)
+        if values is not None:
+            self.update_groups(self._add_noise(values, epoch))
+
+    def step_update(self, num_updates: int, metric: float | None = None) -> None:
+        self.metric = metric
+        values = self._get_values(num_updates, on_epoch=False)
+        if values is not None:
+            self.update_groups(self._add_noise(values, num_updates))
+
+    def update_groups(self, values: float | list[float]) -> None:
+        if not isinstance(values, (list, tuple)):
+            values = [values] * len(self.optimizer.param_groups)
+        for group, value in zip(self.optimizer.param_groups, values):
+            group[self.param_group_field] = (
+                value * group.get("lr_scale", 1.0) if "lr_scale" in group else value
+            )
+
+    def _is_apply_noise(self, t: int) -> bool:
+        if self.noise_range_t is None:
+            return False
+        if isinstance(self.noise_range_t, (list, tuple)):
+            return bool(self.noise_range_t[0] <= t < self.noise_range_t[1])
+        return bool(t >= self.noise_range_t)
+
+    def _calculate_noise(self, t: int) -> float:
+        """timm's noise: a generator seeded with ``noise_seed + t``, normal or uniform."""
+        g = torch.Generator()
+        g.manual_seed(self.noise_seed + t)
+        if self.noise_type == "normal":
+            while True:
+                noise = torch.randn(1, generator=g).item() * self.noise_std
+                if abs(noise) < self.noise_pct:
+                    return noise
+        return 2 * (torch.rand(1, generator=g).item() - 0.5) * self.noise_pct
+
+    def _add_noise(self, lrs: list[float], t: int) -> list[float]:
+        if self._is_apply_noise(t):
+            noise = self._calculate_noise(t)
+            return [v + v * noise for v in lrs]
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """timm's keys: the configuration, without the optimizer and the built schedules."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedules")}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "warmup_steps"})
+        self._finish_from_state()
+
+    def _finish_from_state(self) -> None:
+        bases = [float(v) for v in self.base_values]
+        self.schedules = [self._with_warmup(self._decay(v), v) for v in bases]
+
+
+def _check(owner: str, name: str, value: Any, **spec: Any) -> Any:
+    return normalize(owner, name, Param(**spec), value)
+
+
+class CosineLRScheduler(_Scheduler):
+    """timm's cosine decay with restarts, warmup and noise (see the module docstring)."""
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, t_initial: int, lr_min: float = 0.0,
+        cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
+        warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+        t_in_epochs: bool = True, noise_range_t: Any = None, noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        owner = "CosineLRScheduler"
+        super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
+                         noise_std, noise_seed, initialize)  # fmt: skip
+        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
+        self.cycle_mul = _check(owner, "cycle_mul", cycle_mul, kind="float", lo=1.0)
+        self.cycle_decay = _check(
+            owner, "cycle_decay", cycle_decay, kind="float", lo=0.0, hi=1.0, lo_open=True
+        )
+        self.cycle_limit = _check(owner, "cycle_limit", cycle_limit, kind="int", lo=0)
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = warmup_prefix
+        self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
+        self._finish()
+
+    def _decay(self, base: float) -> Schedule:
+        if self.cycle_limit == 0:
+            return Constant(self.lr_min)
+        cycles = CosineRestarts(
+            self.t_initial, self.cycle_mul, decay=self.cycle_decay, end=self.lr_min / base,
+            k=self.k_decay, cycles=self.cycle_limit,
+        )  # fmt: skip
+        return Scale(cycles, base)
+
+
+class TanhLRScheduler(_Scheduler):
+    """timm's tanh decay (one cycle), warmup and noise."""
+
+    warmup_target_is_base = (
+        False  # without warmup_prefix, timm's tanh warms up to its value at warmup_t
+    )
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, t_initial: int, lb: float = -7.0, ub: float = 3.0,
+        lr_min: float = 0.0, cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
+        warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+        t_in_epochs: bool = True, noise_range_t: Any = None, noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int = 42, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        owner = "TanhLRScheduler"
+        if cycle_limit != 1:
+            raise NotImplementedError(
+                f"{owner}: lrkit reproduces cycle_limit=1 only, got {cycle_limit}"
+            )
+        super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
+                         noise_std, noise_seed, initialize)  # fmt: skip
+        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self.lb, self.ub = float(lb), float(ub)
+        if not self.lb < self.ub:
+            raise ValueError(f"{owner}: `lb` must be < `ub` ({ub!r}), got {lb!r}")
+        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
+        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = warmup_prefix
+        self._finish()
+
+    def _decay(self, base: float) -> Schedule:
+        return Scale(Tanh(self.t_initial, self.lb, self.ub, end=self.lr_min / base), base)
+
+
+class PolyLRScheduler(_Scheduler):
+    """timm's polynomial decay (one cycle, ``k_decay=1``), warmup and noise."""
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, t_initial: int, power: float = 0.5,
+        lr_min: float = 0.0, cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
+        warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+        t_in_epochs: bool = True, noise_range_t: Any = None, noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        owner = "PolyLRScheduler"
+        if cycle_limit != 1 or k_decay != 1.0:
+            raise NotImplementedError(
+                f"{owner}: lrkit reproduces cycle_limit=1 and k_decay=1 only, "
+                f"got {cycle_limit} and {k_decay}"
+            )
+        super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
+                         noise_std, noise_seed, initialize)  # fmt: skip
+        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self.power = _check(owner, "power", power, kind="float", lo=0.0, lo_open=True)
+        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
+        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
+        self.k_decay = k_decay
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = warmup_prefix
+        self._finish()
+
+    def _decay(self, base: float) -> Schedule:
+        return Scale(Polynomial(self.t_initial, power=self.power, end=self.lr_min / base), base)
+
+
+class StepLRScheduler(_Scheduler):
+    """timm's step decay ``base * decay_rate ** (t // decay_t)``, warmup and noise."""
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, decay_t: int, decay_rate: float = 1.0,
+        warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = True,
+        t_in_epochs: bool = True, noise_range_t: Any = None, noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int = 42, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        owner = "StepLRScheduler"
+        super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
+                         noise_std, noise_seed, initialize)  # fmt: skip
+        self.decay_t = _check(owner, "decay_t", decay_t, kind="int", lo=1)
+        self.decay_rate = _check(
+            owner, "decay_rate", decay_rate, kind="float", lo=0.0, lo_open=True
+        )
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = warmup_prefix
+        self._finish()
+
+    def _decay(self, base: float) -> Schedule:
+        return Scale(StepDecay(self.decay_t, self.decay_rate), base)
+
+
+class MultiStepLRScheduler(_Scheduler):
+    """timm's multistep decay (milestone ``m`` applies from ``t == m - 1``), warmup and noise."""
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, decay_t: list[int], decay_rate: float = 1.0,
+        warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = True,
+        t_in_epochs: bool = True, noise_range_t: Any = None, noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int = 42, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        owner = "MultiStepLRScheduler"
+        super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
+                         noise_std, noise_seed, initialize)  # fmt: skip
+        self.decay_t = list(
+            _check(owner, "decay_t", decay_t, kind="ints", lo=0, increasing=True, min_len=1)
+        )
+        self.decay_rate = _check(
+            owner, "decay_rate", decay_rate, kind="float", lo=0.0, lo_open=True
+        )
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = warmup_prefix
+        self._finish()
+
+    def _decay(self, base: float) -> Schedule:
+        milestones = tuple(max(m - 1, 0) for m in self.decay_t)
+        return Scale(MultiStep(milestones, self.decay_rate), base)
+
+
+__all__ = [
+    "CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "StepLRScheduler",
+    "TanhLRScheduler",
+]  # fmt: skip

@@ -1,0 +1,145 @@
+"""lrkit.compat.timm against timm itself: same lrs per group, warmup, noise, both clocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+timm_scheduler = pytest.importorskip("timm.scheduler")
+
+from lrkit.compat import timm as compat  # noqa: E402
+
+LRS = (0.1, 0.03)
+
+
+def _optimizer() -> torch.optim.Optimizer:
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in LRS]
+    groups[1]["lr_scale"] = 0.5
+    return torch.optim.SGD(groups, lr=0.1)
+
+
+def _trace(scheduler: Any, steps: int, per_update: bool) -> np.ndarray:
+    rows = [[g["lr"] for g in scheduler.optimizer.param_groups]]
+    for t in range(1, steps):
+        if per_update:
+            scheduler.step_update(t)
+            scheduler.step(t // 10)  # ignored when t_in_epochs=False
+        else:
+            scheduler.step(t)
+            scheduler.step_update(t * 10)  # ignored when t_in_epochs=True
+        rows.append([g["lr"] for g in scheduler.optimizer.param_groups])
+    return np.array(rows)
+
+
+def _same(name: str, steps: int, per_update: bool = False, **kwargs: Any) -> None:
+    kwargs["t_in_epochs"] = not per_update
+    anchor = getattr(timm_scheduler, name)(_optimizer(), **kwargs)
+    ours = getattr(compat, name)(_optimizer(), **kwargs)
+    np.testing.assert_allclose(
+        _trace(ours, steps, per_update),
+        _trace(anchor, steps, per_update),
+        rtol=1e-12,
+        atol=1e-15,
+        err_msg=f"{name} {kwargs}",
+    )
+    assert set(ours.state_dict()) >= set(anchor.state_dict()) - {"warmup_steps"}
+
+
+def _warmup(r: np.random.Generator) -> dict[str, Any]:
+    return dict(
+        warmup_t=int(r.choice([0, int(r.integers(1, 15))])),
+        warmup_lr_init=float(r.uniform(0, 0.01)),
+        warmup_prefix=bool(r.integers(2)),
+    )
+
+
+def _noise(r: np.random.Generator) -> dict[str, Any]:
+    if r.integers(2):
+        return {}
+    return dict(
+        noise_range_t=[int(r.integers(0, 20)), int(r.integers(30, 200))],
+        noise_pct=0.3,
+        noise_std=0.5,
+        noise_seed=int(r.integers(100)),
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cosine(seed: int) -> None:
+    r = np.random.default_rng(seed)
+    _same(
+        "CosineLRScheduler",
+        250,
+        per_update=bool(seed % 2),
+        t_initial=int(r.integers(5, 60)),
+        lr_min=float(r.uniform(0, 1e-3)),
+        cycle_mul=float(r.choice([1.0, 2.0, 1.5])),
+        cycle_decay=float(r.uniform(0.5, 1.0)),
+        cycle_limit=int(r.integers(1, 4)),
+        k_decay=float(r.choice([1.0, 0.7, 1.5])),
+        **_warmup(r),
+        **_noise(r),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tanh_poly_step_multistep(seed: int) -> None:
+    r = np.random.default_rng(seed)
+    n = int(r.integers(10, 80))
+    _same(
+        "TanhLRScheduler", 150, t_initial=n, lb=-6.0, ub=4.0, lr_min=1e-4, **_warmup(r), **_noise(r)
+    )
+    _same(
+        "PolyLRScheduler",
+        150,
+        t_initial=n,
+        power=float(r.uniform(0.3, 2)),
+        lr_min=1e-4,
+        **_warmup(r),
+        **_noise(r),
+    )
+    _same(
+        "StepLRScheduler",
+        150,
+        per_update=True,
+        decay_t=int(r.integers(1, 30)),
+        decay_rate=float(r.uniform(0.1, 0.9)),
+        **_warmup(r),
+        **_noise(r),
+    )
+    milestones = sorted(int(m) for m in r.integers(0, 120, size=3))
+    _same(
+        "MultiStepLRScheduler",
+        150,
+        decay_t=milestones,
+        decay_rate=float(r.uniform(0.1, 0.9)),
+        **_warmup(r),
+        **_noise(r),
+    )
+
+
+def test_anchor_checkpoint_loads() -> None:
+    anchor = timm_scheduler.CosineLRScheduler(_optimizer(), t_initial=30, lr_min=1e-4, warmup_t=5)
+    ours = compat.CosineLRScheduler(_optimizer(), t_initial=10)
+    ours.load_state_dict(anchor.state_dict())
+    np.testing.assert_allclose(
+        [ours._get_lr(t) for t in range(40)], [anchor._get_lr(t) for t in range(40)], rtol=1e-12
+    )
+
+
+def test_bad_input_and_limits() -> None:
+    with pytest.raises(
+        ValueError, match="CosineLRScheduler: `t_initial` must be a positive integer, got 0"
+    ):
+        compat.CosineLRScheduler(_optimizer(), t_initial=0)
+    with pytest.raises(ValueError, match="MultiStepLRScheduler: `decay_t` must be a list"):
+        compat.MultiStepLRScheduler(_optimizer(), decay_t=[30, 10])
+    with pytest.raises(
+        TypeError, match=r"StepLRScheduler: `decay_t` must be a positive integer, got 2\.5"
+    ):
+        compat.StepLRScheduler(_optimizer(), decay_t=2.5)  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError, match="cycle_limit=1"):
+        compat.TanhLRScheduler(_optimizer(), t_initial=10, cycle_limit=2)
