@@ -151,9 +151,8 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     length = _decay_length(w, t)
     cycle = length / c
     restarts = Repeat(Piecewise((0.0, cycle), (1.0, 0.0), "cosine"), cycle)
-    end = w + length  # HF: progress >= 1 -> 0
-    phases = Join((restarts, Constant(0.0)), (length,))
-    return _scheduler(optimizer, _with_warmup(phases, w) if end > 0 else phases, last_epoch)
+    phases = Join((restarts, Constant(0.0)), (length,))  # HF: progress >= 1 -> 0
+    return _scheduler(optimizer, _with_warmup(phases, w), last_epoch)
 
 
 def get_polynomial_decay_schedule_with_warmup(
