@@ -4,8 +4,9 @@ Note [evaluation backends]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~
 A schedule's formula is written once, in ``_eval(t, ops)``, against the small
 namespace below. ``t`` is a Python float (``MATH``), a NumPy float array
-(``NUMPY``) or a torch floating tensor (``TorchOps``); plain arithmetic and
-comparisons work on all three, everything else goes through ``ops``.
+(``NUMPY``), a torch floating tensor (``TorchOps``) or a JAX array or tracer
+(``JaxOps``); plain arithmetic and comparisons work on all of them,
+everything else goes through ``ops``.
 
 Two rules keep the three paths equal and safe:
 
@@ -159,6 +160,32 @@ class TorchOps:
         if key not in cache:
             cache[key] = self.torch.as_tensor(table, dtype=self.dtype, device=self.device)
         return self.torch.take(cache[key], index.long())
+
+
+class JaxOps:
+    """JAX arrays, tracers inside ``jax.jit`` included (``jax.numpy``)."""
+
+    name = "jax"
+
+    def __init__(self) -> None:
+        import jax.numpy as jnp
+
+        self.jnp = jnp
+        self.where = jnp.where
+        self.floor = jnp.floor
+        self.minimum = jnp.minimum
+        self.maximum = jnp.maximum
+        self.power = jnp.power
+        self.exp = jnp.exp
+        self.cos = jnp.cos
+        self.tanh = jnp.tanh
+        self.sqrt = jnp.sqrt
+        self.log = jnp.log
+        self.log1p = jnp.log1p
+        self.expm1 = jnp.expm1
+
+    def take(self, table: np.ndarray, index: Any, cache: dict[Any, Any]) -> Any:
+        return self.jnp.take(self.jnp.asarray(table, dtype=index.dtype), index.astype(int))
 
 
 MATH = MathOps()

@@ -11,8 +11,8 @@ docstring. Fractional ``t`` is allowed everywhere (per-epoch use with
 fractional epochs); families that are discrete by definition (step decay,
 multistep, the recursive time-based decay, multiplicative) floor it.
 Python and NumPy steps must be finite and >= 0 (else ``ValueError``); a
-tensor is not checked, since checking would read it back to the host, and a
-negative entry evaluates as 0.
+torch tensor or JAX array is not checked, since checking would read it back
+to the host, and a negative entry evaluates as 0.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ class Schedule:
 
         Returns the same kind: ``float``; a float NumPy array (float64 for an
         integer array, else its dtype); a tensor of the same shape, device and
-        floating dtype (float64 for an integer tensor).
+        floating dtype (float64 for an integer tensor); a JAX array (also under
+        ``jax.jit``; integer steps in JAX's default float dtype).
         """
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             try:
@@ -135,6 +136,8 @@ class Schedule:
             return float(self._eval(x, MATH))
         if isinstance(t, (np.ndarray, np.generic)):
             return self._eval_numpy(t)
+        if type(t).__module__.startswith(("jax", "jaxlib")):
+            return self._eval_jax(t)
         return self._eval_torch(t)
 
     def _eval_numpy(self, t: np.ndarray | np.generic) -> Any:
@@ -149,6 +152,18 @@ class Schedule:
             out = self._eval(arr, NUMPY)
         out = np.broadcast_to(np.asarray(out, dtype=arr.dtype), arr.shape)
         return out.copy() if isinstance(t, np.ndarray) else out[()]
+
+    def _eval_jax(self, t: Any) -> Any:
+        """JAX arrays and tracers: float dtype kept, integers to JAX's default float."""
+        from lrkit.schedules.array_ops import JaxOps
+
+        ops = JaxOps()
+        jnp = ops.jnp
+        if not jnp.issubdtype(t.dtype, jnp.floating):
+            t = t.astype(jnp.result_type(float))
+        t = jnp.maximum(t, 0.0)
+        out = jnp.asarray(self._eval(t, ops), dtype=t.dtype)
+        return jnp.broadcast_to(out, t.shape)
 
     def _eval_torch(self, t: Any) -> Any:
         import torch

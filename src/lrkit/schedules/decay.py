@@ -265,7 +265,7 @@ class TimeBased(Schedule):
 @register("polynomial", "polynomial decay to end with a power")
 @dataclass(frozen=True, repr=False)
 class Polynomial(Phase):
-    """``s(t) = (1 - end) (1 - min(t, steps)/steps) ** power + end``.
+    """``s(t) = (start - end) (1 - min(t, steps)/steps) ** power + end``.
 
     >>> s = Polynomial(steps=100, power=2.0, end=0.1)
     >>> s(0), s(50), s(100), s(200)
@@ -275,20 +275,21 @@ class Polynomial(Phase):
     steps: int = param(kind="int", lo=1)
     power: float = param(1.0, kind="float", lo=0.0, lo_open=True)
     end: float = param(0.0, kind="float", lo=0.0)
+    start: float = param(1.0, kind="float", lo=0.0)
 
     def _eval(self, t: Any, ops: Any) -> Any:
         x = progress(t, self.steps, ops)
-        return (1.0 - self.end) * ops.power(1.0 - x, self.power) + self.end
+        return (self.start - self.end) * ops.power(1.0 - x, self.power) + self.end
 
     def bounds(self) -> tuple[float, float]:
-        return (min(1.0, self.end), max(1.0, self.end))
+        return (min(self.start, self.end), max(self.start, self.end))
 
     def monotone(self) -> int | None:
-        return _sign(self.end - 1.0)
+        return _sign(self.end - self.start)
 
     @classmethod
     def example(cls) -> Polynomial:
-        return cls(steps=100, power=2.0, end=0.1)
+        return cls(steps=100, power=2.0, end=0.1, start=0.9)
 
 
 @register("rex", "REX rational decay, as pytorch_optimizer")
