@@ -305,7 +305,10 @@ class Repeat(Schedule):
     period: float = param(kind="float", lo=1e-6)
 
     def _eval(self, t: Any, ops: Any) -> Any:
-        return self.schedule._eval(t - self.period * ops.floor(t / self.period), ops)
+        # clamped: with a fractional period, rounding can put t - P floor(t / P) just below 0
+        return self.schedule._eval(
+            ops.maximum(t - self.period * ops.floor(t / self.period), 0.0), ops
+        )
 
     def bounds(self) -> tuple[float, float]:
         return self.schedule.bounds()

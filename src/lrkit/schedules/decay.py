@@ -265,7 +265,11 @@ class TimeBased(Schedule):
 @register("polynomial", "polynomial decay to end with a power")
 @dataclass(frozen=True, repr=False)
 class Polynomial(Phase):
-    """``s(t) = (start - end) (1 - min(t, steps)/steps) ** power + end``.
+    """``s(t) = (start - end) (1 - min(t, T)/T) ** power + end`` with ``T = steps``.
+
+    With ``cycle`` (TensorFlow/Keras' ``PolynomialDecay(cycle=True)``) the
+    horizon grows instead of holding: ``T = steps * max(1, ceil(t / steps))``,
+    so the value jumps back up at every multiple of ``steps``.
 
     >>> s = Polynomial(steps=100, power=2.0, end=0.1)
     >>> s(0), s(50), s(100), s(200)
@@ -276,20 +280,31 @@ class Polynomial(Phase):
     power: float = param(1.0, kind="float", lo=0.0, lo_open=True)
     end: float = param(0.0, kind="float", lo=0.0)
     start: float = param(1.0, kind="float", lo=0.0)
+    cycle: bool = param(False, kind="bool")
 
     def _eval(self, t: Any, ops: Any) -> Any:
-        x = progress(t, self.steps, ops)
+        if self.cycle:
+            horizon = self.steps * ops.maximum(-ops.floor(-t / self.steps), 1.0)
+            x = t / horizon
+        else:
+            x = progress(t, self.steps, ops)
         return (self.start - self.end) * ops.power(1.0 - x, self.power) + self.end
 
     def bounds(self) -> tuple[float, float]:
         return (min(self.start, self.end), max(self.start, self.end))
 
     def monotone(self) -> int | None:
-        return _sign(self.end - self.start)
+        return None if self.cycle else _sign(self.end - self.start)
+
+    def horizon(self) -> float | None:
+        return None if self.cycle else float(self.steps)
+
+    def continuous(self) -> bool:
+        return not self.cycle
 
     @classmethod
     def example(cls) -> Polynomial:
-        return cls(steps=100, power=2.0, end=0.1, start=0.9)
+        return cls(steps=100, power=2.0, end=0.1, start=0.9, cycle=True)
 
 
 @register("rex", "REX rational decay, as pytorch_optimizer")
