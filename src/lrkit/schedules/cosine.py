@@ -69,11 +69,9 @@ class CosineRestarts(Schedule):
     ``s(t) = end + (decay**i - end) * (1 + cos(pi * (u / T_i)**k)) / 2``.
 
     ``decay`` is timm's per-cycle peak decay (``cycle_decay``), ``end`` the
-    floor (torch's ``eta_min``), ``k`` timm's k-decay. With ``decay_floor``
-    the decay scales the whole cycle, floor included, as Keras' ``m_mul``
-    does: ``s(t) = decay**i * (end + (1 - end) * (1 + cos(pi * (u / T_i)**k)) / 2)``.
-    After ``cycles`` cycles (when given) the value stays at ``end``. Fractional
-    steps are allowed, as in torch's ``CosineAnnealingWarmRestarts.step(epoch)``.
+    floor (torch's ``eta_min``), ``k`` timm's k-decay. After ``cycles``
+    cycles (when given) the value stays at ``end``. Fractional steps are
+    allowed, as in torch's ``CosineAnnealingWarmRestarts.step(epoch)``.
 
     >>> s = CosineRestarts(period=10, mult=2.0)
     >>> s(0), s(5), s(10), s(20), s(30)
@@ -86,7 +84,6 @@ class CosineRestarts(Schedule):
     end: float = param(0.0, kind="float", lo=0.0)
     k: float = param(1.0, kind="float", lo=0.0, lo_open=True)
     cycles: int | None = param(None, kind="int", lo=1, nullable=True)
-    decay_floor: bool = param(False, kind="bool")
 
     def _cycle(self, t: Any, ops: Any) -> tuple[Any, Any, Any]:
         """``(i, u, T_i)``: the cycle index, the step inside it and its length."""
@@ -123,11 +120,7 @@ class CosineRestarts(Schedule):
         i, u, length = self._cycle(t, ops)
         x = ops.power(ops.minimum(ops.maximum(u / length, 0.0), 1.0), self.k)
         peak = ops.power(self.decay, i)
-        shape = 0.5 * (1.0 + ops.cos(math.pi * x))
-        if self.decay_floor:
-            value = peak * (self.end + (1.0 - self.end) * shape)
-        else:
-            value = self.end + (peak - self.end) * shape
+        value = self.end + (peak - self.end) * 0.5 * (1.0 + ops.cos(math.pi * x))
         if self.cycles is not None:
             value = ops.where(i >= self.cycles, self.end, value)
         return value
@@ -138,10 +131,7 @@ class CosineRestarts(Schedule):
             return self.end
         x = min(max(u / length, 0.0), 1.0) ** self.k
         peak = float(self.decay**i)
-        shape = 0.5 * (1.0 + math.cos(math.pi * x))
-        if self.decay_floor:
-            return peak * (self.end + (1.0 - self.end) * shape)
-        return self.end + (peak - self.end) * shape
+        return self.end + (peak - self.end) * 0.5 * (1.0 + math.cos(math.pi * x))
 
     def bounds(self) -> tuple[float, float]:
         lo = min(self.end, 1.0) if self.decay == 1.0 else min(self.end, 0.0)
@@ -165,7 +155,7 @@ class CosineRestarts(Schedule):
 
     @classmethod
     def example(cls) -> CosineRestarts:
-        return cls(period=10, mult=2.0, decay=0.7, end=0.05, k=1.2, cycles=4, decay_floor=True)
+        return cls(period=10, mult=2.0, decay=0.7, end=0.05, k=1.2, cycles=4)
 
 
 @register("tanh", "tanh decay, as timm's TanhLRScheduler")
