@@ -74,6 +74,21 @@ def cosine_wave(period: float) -> Schedule:
     return Repeat(Piecewise((0.0, half, period), (1.0, 0.0, 1.0), "cosine"), period)
 
 
+def _min_lr_rate(
+    optimizer: torch.optim.Optimizer, min_lr: float | None, min_lr_rate: float | None
+) -> float:
+    """HF's rule: exactly one of ``min_lr`` (over ``defaults["lr"]``) or ``min_lr_rate``."""
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError("Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        return float(min_lr / optimizer.defaults["lr"])
+    if min_lr_rate is None:
+        raise ValueError(
+            "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
+        )
+    return min_lr_rate
+
+
 def _decay_length(warmup: int, training: int) -> int:
     return max(1, training - warmup)
 
@@ -203,14 +218,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     min_lr_rate: float | None = None,
 ) -> ScheduledLR:
     """As the cosine schedule, on a floor ``min_lr_rate`` (or ``min_lr / defaults["lr"]``)."""
-    if min_lr is not None and min_lr_rate is not None:
-        raise ValueError("Only one of min_lr or min_lr_rate should be set")
-    if min_lr is not None:
-        min_lr_rate = min_lr / optimizer.defaults["lr"]
-    elif min_lr_rate is None:
-        raise ValueError(
-            "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
-        )
+    min_lr_rate = _min_lr_rate(optimizer, min_lr, min_lr_rate)
     owner = "get_cosine_with_min_lr_schedule_with_warmup"
     rate = normalize(owner, "min_lr_rate", Param(kind="float", lo=0.0, hi=1.0), min_lr_rate)
     schedule = _cosine(owner, num_warmup_steps, num_training_steps, num_cycles, rate)
@@ -230,14 +238,7 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
     """Hugging Face's "cosine_warmup_with_min_lr": its warmup is ``(t + 1) / max(1, W)``
     (or ``warmup_lr_rate + (1 - warmup_lr_rate) t / max(1, W - 1)``) and its decay
     reads progress ``(t - W + 1) / max(1, T - W)``, one step ahead of the others."""
-    if min_lr is not None and min_lr_rate is not None:
-        raise ValueError("Only one of min_lr or min_lr_rate should be set")
-    if min_lr is not None:
-        min_lr_rate = min_lr / optimizer.defaults["lr"]
-    elif min_lr_rate is None:
-        raise ValueError(
-            "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
-        )
+    min_lr_rate = _min_lr_rate(optimizer, min_lr, min_lr_rate)
     owner = "get_cosine_with_min_lr_schedule_with_warmup_lr_rate"
     rate = normalize(owner, "min_lr_rate", Param(kind="float", lo=0.0, hi=1.0), min_lr_rate)
     w = _steps(owner, "num_warmup_steps", num_warmup_steps)
