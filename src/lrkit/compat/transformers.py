@@ -12,8 +12,7 @@ transformers 5.23), past-horizon behaviour included:
 * the warmup is ``t / max(1, num_warmup_steps)``.
 
 ``reduce_lr_on_plateau`` returns torch's ``ReduceLROnPlateau``, as Hugging
-Face does. Not reproduced yet (``NotImplementedError``): ``greedy`` and
-``cosine_warmup_with_min_lr`` (its off-by-one warmup and decay clocks).
+Face does. Not reproduced yet (``NotImplementedError``): ``greedy``.
 """
 
 from __future__ import annotations

@@ -77,8 +77,11 @@ class ReduceOnPlateau:
         target = self.best * (1.0 + self.threshold) if rel else self.best + self.threshold
         return metric > target
 
-    def step(self, metric: Any) -> float:
-        """Record one metric value (a number or 0-d tensor); return the new ``scale``."""
+    def record(self, metric: Any) -> bool:
+        """Record one metric value (a number or 0-d tensor) without changing
+        ``scale``; return whether a reduction is due now (the adapter that
+        reduces something other than ``scale``, like torch's per-group
+        ``min_lr``, acts on it)."""
         if hasattr(metric, "item"):
             metric = metric.item()
         if isinstance(metric, bool) or not isinstance(metric, (int, float)):
@@ -94,11 +97,17 @@ class ReduceOnPlateau:
             self.cooldown_left -= 1
             self.num_bad = 0
         if self.num_bad > self.patience:
+            self.cooldown_left = self.cooldown
+            self.num_bad = 0
+            return True
+        return False
+
+    def step(self, metric: Any) -> float:
+        """Record one metric value (a number or 0-d tensor); return the new ``scale``."""
+        if self.record(metric):
             reduced = max(self.scale * self.factor, self.min_scale)
             if self.scale - reduced > self.eps:
                 self.scale = reduced
-            self.cooldown_left = self.cooldown
-            self.num_bad = 0
         return self.scale
 
     def config(self) -> dict[str, Any]:
