@@ -139,7 +139,67 @@ def test_wsd(seed: int, decay: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", [n for n in compat.SCHEDULER_TYPES if n != "greedy"])
+def _metric_trace(scheduler: Any, metrics: np.ndarray) -> np.ndarray:
+    rows = []
+    for m in metrics:
+        scheduler.step(float(m))
+        rows.append([g["lr"] for g in scheduler.optimizer.param_groups])
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy(seed: int) -> None:
+    r = np.random.default_rng(seed)
+    # a loss that falls, stalls and rises in turns, so the lr goes both ways
+    drift = np.repeat(r.choice([-0.05, 0.0, 0.05], size=12), 25)
+    metrics = np.cumsum(drift + r.normal(0, 0.02, size=drift.size))
+    kwargs: dict[str, Any] = dict(
+        mode=["min", "max"][seed % 2],
+        factor=float(r.uniform(0.5, 0.95)),
+        patience=int(r.integers(0, 6)),
+        threshold=float(r.uniform(0, 0.01)),
+        threshold_mode=["abs", "rel"][seed // 3],
+        cooldown=int(r.integers(0, 4)),
+        warmup=int(r.integers(0, 4)),
+        min_lr=[0.01, 0.001] if seed % 2 else 0.005,
+        max_lr=0.5,
+        smooth=bool(seed % 3),
+        window_size=int(r.integers(1, 10)),
+        reset_start=int(r.integers(1, 20)),
+    )
+    anchor = transformers.get_scheduler("greedy", _optimizer(), scheduler_specific_kwargs=kwargs)
+    ours = compat.get_scheduler("greedy", _optimizer(), scheduler_specific_kwargs=kwargs)
+    expected = _metric_trace(anchor, metrics)
+    assert len({tuple(row) for row in expected}) > 3  # the lr moved
+    np.testing.assert_allclose(_metric_trace(ours, metrics), expected, rtol=1e-12, atol=0)
+    assert ours.state_dict().keys() == anchor.state_dict().keys()
+    # Hugging Face's checkpoint resumes in lrkit's class, and lrkit's in theirs
+    resumed, back = (
+        compat.GreedyLR(_optimizer(), **kwargs),
+        transformers.optimization.GreedyLR(_optimizer(), **kwargs),
+    )
+    resumed.load_state_dict(anchor.state_dict())
+    back.load_state_dict(ours.state_dict())
+    more = metrics[::-1]
+    expected = _metric_trace(anchor, more)
+    np.testing.assert_allclose(_metric_trace(resumed, more), expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(_metric_trace(back, more), expected, rtol=1e-12, atol=0)
+
+
+def test_greedy_bad_input() -> None:
+    with pytest.raises(ValueError, match="GreedyLR: `factor`"):
+        compat.GreedyLR(_optimizer(), factor=1.0)
+    with pytest.raises(ValueError, match="GreedyLR: `factor`"):
+        compat.GreedyLR(_optimizer(), factor=0.0)  # Hugging Face divides by it
+    with pytest.raises(ValueError, match="`min_lr` has 3 values"):
+        compat.GreedyLR(_optimizer(), min_lr=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="`mode`"):
+        compat.GreedyLR(_optimizer(), mode="lowest")
+    with pytest.raises(ValueError, match="`window_size`"):
+        compat.GreedyLR(_optimizer(), window_size=0)
+
+
+@pytest.mark.parametrize("name", list(compat.SCHEDULER_TYPES))
 def test_get_scheduler_every_type(name: str) -> None:
     kwargs: dict[str, Any] = {}
     if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr"):
@@ -151,8 +211,11 @@ def test_get_scheduler_every_type(name: str) -> None:
     args = dict(num_warmup_steps=10, num_training_steps=100, scheduler_specific_kwargs=kwargs)
     anchor = transformers.get_scheduler(name, _optimizer(), **args)
     ours = compat.get_scheduler(transformers.SchedulerType(name), _optimizer(), **args)
-    if name == "reduce_lr_on_plateau":
-        assert type(ours) is type(anchor)
+    if name in ("reduce_lr_on_plateau", "greedy"):  # metric-driven
+        metrics = np.abs(np.sin(np.arange(160) / 7.0)) + np.arange(160) * 1e-3
+        np.testing.assert_allclose(
+            _metric_trace(ours, metrics), _metric_trace(anchor, metrics), rtol=1e-12, atol=0
+        )
         return
     np.testing.assert_allclose(_trace(ours, 160), _trace(anchor, 160), rtol=1e-12, atol=1e-15)
 
@@ -188,5 +251,3 @@ def test_errors_match_the_anchor() -> None:
         ValueError, match="`num_warmup_steps` must be a non-negative integer, got -1"
     ):
         compat.get_linear_schedule_with_warmup(_optimizer(), -1, 10)
-    with pytest.raises(NotImplementedError, match="does not reproduce 'greedy'"):
-        compat.get_scheduler("greedy", _optimizer())

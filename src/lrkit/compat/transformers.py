@@ -11,12 +11,14 @@ transformers 5.23), past-horizon behaviour included:
 * ``cosine_with_restarts`` drops to 0 from ``num_training_steps`` on;
 * the warmup is ``t / max(1, num_warmup_steps)``.
 
-``reduce_lr_on_plateau`` returns torch's ``ReduceLROnPlateau``, as Hugging
-Face does. Not reproduced yet (``NotImplementedError``): ``greedy``.
+``reduce_lr_on_plateau`` returns a :class:`lrkit.compat.torch.ReduceLROnPlateau`
+(Hugging Face returns torch's, whose numbers it has), and ``greedy`` a
+:class:`GreedyLR` with Hugging Face's rule and state-dict keys.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -36,6 +38,8 @@ from lrkit.schedules import (
     Sum,
 )
 from lrkit.schedules.params import Param, did_you_mean, normalize
+
+_log = logging.getLogger("lrkit")
 
 SCHEDULER_TYPES = (
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
@@ -305,17 +309,179 @@ def get_wsd_schedule(
 
 
 def get_reduce_on_plateau_schedule(optimizer: torch.optim.Optimizer, **kwargs: Any) -> Any:
-    """torch's ``ReduceLROnPlateau(optimizer, **kwargs)``, as Hugging Face returns it."""
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)
+    """``ReduceLROnPlateau(optimizer, **kwargs)`` (lrkit's torch compat, torch's numbers)."""
+    from lrkit.compat.torch import ReduceLROnPlateau
+
+    return ReduceLROnPlateau(optimizer, **kwargs)
 
 
-def _not_reproduced(name: str) -> Any:
-    def fail(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(
-            f"lrkit.compat.transformers does not reproduce {name!r} yet; use transformers' own"
+class GreedyLR:
+    """Hugging Face's ``GreedyLR``: a plateau controller that also raises the lr.
+
+    After more than ``patience`` improving metrics every group's lr becomes
+    ``min(lr / factor, max_lr)`` (then ``warmup`` metrics are ignored);
+    after more than ``patience`` non-improving ones ``max(lr * factor,
+    min_lr)`` (then ``cooldown`` are ignored); a change of ``eps`` or less
+    is skipped. Once every group sits at its ``min_lr`` for ``reset_start``
+    reductions, the lrs, the best metric and the counters reset. With
+    ``smooth`` the metric is first averaged over the last ``window_size``
+    values. "Improving" is the native
+    :class:`~lrkit.schedules.ReduceOnPlateau` rule (``mode``, ``threshold``,
+    ``threshold_mode``). ``verbose`` logs to the ``lrkit`` logger instead of
+    printing. Deliberate difference: ``factor`` must lie in (0, 1) (Hugging
+    Face divides by a zero or negative one).
+    """
+
+    _KEYS = (
+        "factor", "min_lrs", "max_lrs", "patience", "verbose", "cooldown", "warmup",
+        "cooldown_counter", "warmup_counter", "mode", "threshold", "threshold_mode", "best",
+        "num_bad_epochs", "num_good_epochs", "eps", "last_epoch", "smooth", "window_size",
+        "reset_start", "reset_start_original", "_last_lr", "_init_lrs",
+    )  # fmt: skip
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, mode: str = "min", factor: float = 0.95,
+        patience: int = 10, threshold: float = 1e-6, threshold_mode: str = "abs",
+        cooldown: int = 0, warmup: int = 0, min_lr: float | list[float] = 1e-3,
+        max_lr: float | list[float] = 1.0, eps: float = 1e-8, verbose: bool = False,
+        smooth: bool = False, window_size: int = 50, reset_start: int = 500,
+    ) -> None:  # fmt: skip
+        from lrkit.compat.torch import _optimizer, _per_group
+        from lrkit.schedules import ReduceOnPlateau
+
+        owner = "GreedyLR"
+        self.optimizer = _optimizer(owner, optimizer)
+        try:
+            self._rule = ReduceOnPlateau(
+                mode=mode, factor=factor, threshold=threshold, threshold_mode=threshold_mode
+            )
+        except (TypeError, ValueError) as err:
+            raise type(err)(str(err).replace("ReduceOnPlateau", owner, 1)) from None
+        self.factor = float(factor)
+        self.patience = int(normalize(owner, "patience", Param(kind="int", lo=0), patience))
+        self.cooldown = int(normalize(owner, "cooldown", Param(kind="int", lo=0), cooldown))
+        self.warmup = int(normalize(owner, "warmup", Param(kind="int", lo=0), warmup))
+        self.eps = float(normalize(owner, "eps", Param(kind="float", lo=0.0), eps))
+        self.window_size = int(
+            normalize(owner, "window_size", Param(kind="int", lo=1), window_size)
         )
+        self.reset_start = int(
+            normalize(owner, "reset_start", Param(kind="int", lo=0), reset_start)
+        )
+        self.min_lrs = _per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
+        self.max_lrs = _per_group(owner, "max_lr", optimizer, max_lr, kind="float", lo=0.0)
+        self.mode, self.threshold, self.threshold_mode = mode, float(threshold), threshold_mode
+        self.verbose, self.smooth = bool(verbose), bool(smooth)
+        self.reset_start_original = self.reset_start
+        self.last_epoch = 0
+        self._init_lrs = [g["lr"] for g in optimizer.param_groups]
+        self._last_lr = list(self._init_lrs)
+        self._window: list[float] = []
+        self._sum = 0.0
+        self._restart()
 
-    return fail
+    def _restart(self) -> None:
+        self._rule.reset()
+        self.num_bad_epochs = self.num_good_epochs = 0
+        self.cooldown_counter = self.warmup_counter = 0
+        self.reset_start = self.reset_start_original
+        self._window, self._sum = [], 0.0
+
+    @property
+    def best(self) -> float:
+        return float(self._rule.best)
+
+    @best.setter
+    def best(self, value: float) -> None:
+        self._rule.best = value
+
+    def _smoothed(self, value: float) -> float:
+        """Hugging Face's rolling mean, its running sum included (same rounding)."""
+        self._window.append(value)
+        self._sum += value
+        if len(self._window) > self.window_size:
+            self._sum -= self._window.pop(0)
+        return self._sum / len(self._window)
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:
+        """Record one metric value and raise, lower or keep the lrs."""
+        current = float(metrics)
+        if self.smooth:
+            current = self._smoothed(current)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        if self.cooldown_counter > 0 or self.warmup_counter > 0:
+            if self.cooldown_counter > 0:
+                self.cooldown_counter -= 1
+            else:
+                self.warmup_counter -= 1
+            self.num_bad_epochs = self.num_good_epochs = 0
+        else:
+            if self._rule.improves(current):
+                self.best, self.num_bad_epochs = current, 0
+                self.num_good_epochs += 1
+            else:
+                self.num_bad_epochs += 1
+                self.num_good_epochs = 0
+            if self.num_good_epochs > self.patience:
+                self._move(up=True)
+                self.reset_start = self.reset_start_original
+                self.warmup_counter, self.num_good_epochs = self.warmup, 0
+            elif self.num_bad_epochs > self.patience:
+                self._move(up=False)
+                self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def _move(self, up: bool) -> None:
+        groups = self.optimizer.param_groups
+        for i, group in enumerate(groups):
+            old = float(group["lr"])
+            new = min(old / self.factor, self.max_lrs[i]) if up else max(
+                old * self.factor, self.min_lrs[i]
+            )  # fmt: skip
+            if abs(new - old) > self.eps and (new > old) == up:
+                group["lr"] = new
+                if self.verbose:
+                    _log.info("GreedyLR: group %d lr -> %.4e (step %d)", i, new, self.last_epoch)
+        if not up and all(g["lr"] <= low for g, low in zip(groups, self.min_lrs)):
+            self.reset_start -= 1
+            if self.reset_start <= 0:
+                for group, lr in zip(groups, self._init_lrs):
+                    group["lr"] = lr
+                self._restart()
+
+    def get_last_lr(self) -> list[float]:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hugging Face's keys (``_streaming_avg`` with ``smooth``)."""
+        state = {k: getattr(self, k) for k in self._KEYS}
+        state["min_lrs"], state["max_lrs"] = list(self.min_lrs), list(self.max_lrs)
+        if self.smooth:
+            state["_streaming_avg"] = {
+                "window_size": self.window_size, "values": list(self._window),
+                "sum": self._sum,
+            }  # fmt: skip
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict written by this class or by Hugging Face's; the
+        lrs of the saved step are restored into the optimizer, as there."""
+        for key in self._KEYS:
+            if key in state_dict:
+                setattr(self, key, state_dict[key])
+        self._rule.mode, self._rule.threshold = self.mode, float(self.threshold)
+        self._rule.threshold_mode = self.threshold_mode
+        if "_streaming_avg" in state_dict:
+            avg = state_dict["_streaming_avg"]
+            self._window, self._sum = list(avg.get("values", [])), float(avg.get("sum", 0.0))
+        if "_last_lr" in state_dict:
+            for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+                group["lr"] = lr
+
+
+def get_greedy_schedule(optimizer: torch.optim.Optimizer, **kwargs: Any) -> GreedyLR:
+    """Hugging Face's ``get_greedy_schedule``: a :class:`GreedyLR`."""
+    return GreedyLR(optimizer, **kwargs)
 
 
 _FUNCTIONS: dict[str, Any] = {
@@ -330,7 +496,7 @@ _FUNCTIONS: dict[str, Any] = {
     "cosine_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup,
     "cosine_warmup_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup_lr_rate,
     "warmup_stable_decay": get_wsd_schedule,
-    "greedy": _not_reproduced("greedy"),
+    "greedy": get_greedy_schedule,
 }
 
 
