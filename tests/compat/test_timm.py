@@ -121,6 +121,59 @@ def test_tanh_poly_step_multistep(seed: int) -> None:
     )
 
 
+def _plateau_trace(scheduler: Any, epochs: range, metrics: np.ndarray) -> np.ndarray:
+    rows = []
+    for epoch, metric in zip(epochs, metrics):
+        scheduler.step(epoch, float(metric))
+        rows.append([g["lr"] for g in scheduler.optimizer.param_groups])
+    return np.array(rows)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # timm deprecates its plateau scheduler
+@pytest.mark.parametrize("seed", range(6))
+def test_plateau(seed: int) -> None:
+    r = np.random.default_rng(seed)
+    mode = ["min", "max"][seed % 2]
+    metrics = np.cumsum(r.normal(-0.01 if mode == "min" else 0.01, 0.1, size=150))
+    kwargs: dict[str, Any] = dict(
+        decay_rate=float(r.uniform(0.1, 0.9)),
+        patience_t=int(r.integers(0, 5)),
+        threshold=float(r.uniform(0, 0.05)),
+        cooldown_t=int(r.integers(0, 3)),
+        lr_min=float(r.uniform(0, 1e-3)),
+        mode=mode,
+        warmup_t=int(r.choice([0, int(r.integers(1, 10))])),
+        warmup_lr_init=float(r.uniform(0, 0.01)),
+        **_noise(r),
+    )
+    anchor = timm_scheduler.PlateauLRScheduler(_optimizer(), **kwargs)
+    ours = compat.PlateauLRScheduler(_optimizer(), **kwargs)
+    epochs = range(seed % 2, 150)  # from epoch 0 or 1
+    expected = _plateau_trace(anchor, epochs, metrics)
+    assert len(np.unique(expected[:, 0])) > 3
+    np.testing.assert_allclose(_plateau_trace(ours, epochs, metrics), expected, rtol=1e-12)
+    # timm's two-key checkpoint loads; lrkit's own resumes exactly
+    again = compat.PlateauLRScheduler(_optimizer(), **kwargs)
+    again.load_state_dict(anchor.state_dict())
+    assert again.lr_scheduler.best == anchor.lr_scheduler.best
+    opt = _optimizer()
+    first = compat.PlateauLRScheduler(opt, **kwargs)
+    _plateau_trace(first, range(1, 60), metrics[:59])
+    resumed = compat.PlateauLRScheduler(_optimizer(), **kwargs)
+    resumed.optimizer.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(first.state_dict())
+    np.testing.assert_array_equal(
+        _plateau_trace(resumed, range(60, 100), metrics[59:99]),
+        _plateau_trace(first, range(60, 100), metrics[59:99]),
+    )
+    with pytest.raises(ValueError, match="`epoch` must be an integer >= 0"):
+        ours.step(-1)
+    with pytest.raises(ValueError, match="PlateauLRScheduler: `decay_rate` must be"):
+        compat.PlateauLRScheduler(_optimizer(), decay_rate=1.5)
+    with pytest.raises(ValueError, match="PlateauLRScheduler: `patience_t` must be"):
+        compat.PlateauLRScheduler(_optimizer(), patience_t=-1)
+
+
 def test_anchor_checkpoint_loads() -> None:
     anchor = timm_scheduler.CosineLRScheduler(_optimizer(), t_initial=30, lr_min=1e-4, warmup_t=5)
     ours = compat.CosineLRScheduler(_optimizer(), t_initial=10)

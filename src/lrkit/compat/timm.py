@@ -22,7 +22,10 @@ group is a native schedule of ``t``, built once from the group's base value:
 
 Deliberate differences, each a ``ValueError`` where timm ``assert``\\s or
 misbehaves: non-integer ``decay_t``, unsorted ``decay_t``, a zero base lr.
-``PlateauLRScheduler`` is not reproduced yet.
+
+``PlateauLRScheduler`` (deprecated in timm 1.0.31, reproduced for the runs
+that use it) is a warmup then :class:`lrkit.compat.torch.ReduceLROnPlateau`;
+see its docstring.
 """
 
 from __future__ import annotations
@@ -338,7 +341,103 @@ class MultiStepLRScheduler(_Scheduler):
         return Scale(MultiStep(milestones, self.decay_rate), base)
 
 
+_PLATEAU_NAMES = {
+    "factor": "decay_rate", "patience": "patience_t", "cooldown": "cooldown_t", "min_lr": "lr_min"
+}  # fmt: skip
+
+
+class PlateauLRScheduler(_Scheduler):
+    """timm's plateau scheduler: a linear warmup to the base lr, then
+    :class:`lrkit.compat.torch.ReduceLROnPlateau` on the metric passed to
+    ``step(epoch, metric)``; with noise, the lr is perturbed for one epoch
+    and restored before the next, as timm's.
+
+    timm's clock, reproduced: the warmup covers ``epoch <= warmup_t``, and
+    ``step(0)`` without warmup sets the lr to ``warmup_lr_init`` (timm's
+    train loop never steps epoch 0). ``step_update`` does nothing.
+    ``state_dict()`` has timm's ``best`` and ``last_epoch`` and also the
+    counters timm drops (``num_bad_epochs``, ``cooldown_counter``) and the
+    noise's ``restore_lr``, so a resumed run continues exactly; timm's
+    two-key dict loads too. A negative epoch is a ``ValueError``.
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, decay_rate: float = 0.1, patience_t: int = 10,
+        threshold: float = 1e-4, cooldown_t: int = 0, warmup_t: int = 0,
+        warmup_lr_init: float = 0.0, lr_min: float = 0.0, mode: str = "max",
+        noise_range_t: Any = None, noise_type: str = "normal", noise_pct: float = 0.67,
+        noise_std: float = 1.0, noise_seed: int | None = None, initialize: bool = True,
+    ) -> None:  # fmt: skip
+        from lrkit.compat.torch import ReduceLROnPlateau
+
+        owner = "PlateauLRScheduler"
+        super().__init__(optimizer, "lr", True, noise_range_t, noise_type, noise_pct, noise_std,
+                         noise_seed, initialize)  # fmt: skip
+        try:
+            self.lr_scheduler = ReduceLROnPlateau(
+                optimizer, patience=patience_t, factor=decay_rate, threshold=threshold,
+                cooldown=cooldown_t, mode=mode, min_lr=lr_min,
+            )  # fmt: skip
+        except (TypeError, ValueError) as err:
+            message = str(err).replace("ReduceLROnPlateau", owner, 1)
+            for torch_name, timm_name in _PLATEAU_NAMES.items():
+                message = message.replace(f"`{torch_name}`", f"`{timm_name}`")
+            raise type(err)(message) from None
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.schedules = [
+            Linear(self.warmup_t, start=self.warmup_lr_init, end=float(v))
+            if self.warmup_t
+            else Constant(self.warmup_lr_init)
+            for v in self.base_values
+        ]
+        if self.warmup_t:
+            self.update_groups(self.warmup_lr_init)
+        self.restore_lr: list[float] | None = None
+
+    def step(self, epoch: int, metric: float | None = None) -> None:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(
+                f"PlateauLRScheduler.step: `epoch` must be an integer >= 0, got {epoch!r}"
+            )
+        if epoch <= self.warmup_t:
+            self.update_groups([float(s(epoch)) for s in self.schedules])
+            return
+        if self.restore_lr is not None:
+            for group, lr in zip(self.optimizer.param_groups, self.restore_lr):
+                group["lr"] = lr
+            self.restore_lr = None
+        if metric is not None:
+            self.lr_scheduler.step(metric)
+        if self._is_apply_noise(epoch):
+            noise = self._calculate_noise(epoch)
+            self.restore_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+            for group, lr in zip(self.optimizer.param_groups, self.restore_lr):
+                group["lr"] = lr + lr * noise
+
+    def step_update(self, num_updates: int, metric: float | None = None) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """timm's ``best`` and ``last_epoch``, and the counters and noise state timm drops."""
+        p = self.lr_scheduler
+        return {
+            "best": p.best, "last_epoch": p.last_epoch, "num_bad_epochs": p.num_bad_epochs,
+            "cooldown_counter": p.cooldown_counter, "restore_lr": self.restore_lr,
+        }  # fmt: skip
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load this class's state dict or timm's (``best``, ``last_epoch``)."""
+        c = self.lr_scheduler.controller
+        c.best = state_dict["best"]
+        if "last_epoch" in state_dict:
+            self.lr_scheduler.last_epoch = state_dict["last_epoch"]
+        c.num_bad = state_dict.get("num_bad_epochs", c.num_bad)
+        c.cooldown_left = state_dict.get("cooldown_counter", c.cooldown_left)
+        self.restore_lr = state_dict.get("restore_lr", self.restore_lr)
+
+
 __all__ = [
-    "CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "StepLRScheduler",
-    "TanhLRScheduler",
+    "CosineLRScheduler", "MultiStepLRScheduler", "PlateauLRScheduler", "PolyLRScheduler",
+    "StepLRScheduler", "TanhLRScheduler",
 ]  # fmt: skip
