@@ -89,15 +89,31 @@ def test_cosine(seed: int) -> None:
 def test_tanh_poly_step_multistep(seed: int) -> None:
     r = np.random.default_rng(seed)
     n = int(r.integers(10, 80))
+    cycles = dict(
+        cycle_mul=float(r.choice([1.0, 2.0, 1.5])),
+        cycle_decay=float(r.uniform(0.5, 1.0)),
+        cycle_limit=int(r.integers(1, 4)),
+    )
     _same(
-        "TanhLRScheduler", 150, t_initial=n, lb=-6.0, ub=4.0, lr_min=1e-4, **_warmup(r), **_noise(r)
+        "TanhLRScheduler",
+        250,
+        per_update=bool(seed % 2),
+        t_initial=n,
+        lb=-6.0,
+        ub=4.0,
+        lr_min=1e-4,
+        **cycles,
+        **_warmup(r),
+        **_noise(r),
     )
     _same(
         "PolyLRScheduler",
-        150,
+        250,
         t_initial=n,
         power=float(r.uniform(0.3, 2)),
         lr_min=1e-4,
+        k_decay=float(r.choice([1.0, 0.7, 1.5])),
+        **cycles,
         **_warmup(r),
         **_noise(r),
     )
@@ -194,5 +210,7 @@ def test_bad_input_and_limits() -> None:
         TypeError, match=r"StepLRScheduler: `decay_t` must be a positive integer, got 2\.5"
     ):
         compat.StepLRScheduler(_optimizer(), decay_t=2.5)  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="cycle_limit=1"):
-        compat.TanhLRScheduler(_optimizer(), t_initial=10, cycle_limit=2)
+    with pytest.raises(ValueError, match=r"PolyLRScheduler: `cycle_mul` must be"):
+        compat.PolyLRScheduler(_optimizer(), t_initial=10, cycle_mul=0.5)
+    with pytest.raises(ValueError, match=r"TanhLRScheduler: `lb` must be < `ub`"):
+        compat.TanhLRScheduler(_optimizer(), t_initial=10, lb=3.0, ub=-7.0)

@@ -29,6 +29,7 @@ from lrkit.schedules import (
     Product,
     RAdamWarmup,
     Repeat,
+    Restarts,
     Scale,
     Schedule,
     StepDecay,
@@ -113,6 +114,23 @@ CASES: list[tuple[Schedule, list[tuple[float, float]]]] = [
             (70, 1.0),
             (150, 1.0),
         ],
+    ),
+    (
+        Restarts(10, 2.0, decay=0.5, end=0.1, cycles=2, curve=Polynomial(1, power=2.0)),
+        [
+            (0, 1.0),
+            (5, 0.1 + 0.9 * 0.25),
+            (9, 0.1 + 0.9 * 0.01),
+            (10, 0.5),
+            (20, 0.1 + 0.4 * 0.25),
+            (29, 0.1 + 0.4 * 0.05**2),
+            (30, 0.1),
+            (HUGE, 0.1),
+        ],
+    ),
+    (
+        Restarts(4, k=2.0, curve=Tanh(1, end=0.0)),
+        [(2, 0.5 * (1 - math.tanh(-7 * 0.75 + 3 * 0.25))), (4, 0.5 * (1 - math.tanh(-7.0)))],
     ),
     (
         CosineRestarts(10, decay=0.5, end=0.1, cycles=2),

@@ -17,8 +17,9 @@ group is a native schedule of ``t``, built once from the group's base value:
 * ``StepLRScheduler``: ``base * decay_rate ** (t // decay_t)``;
 * ``MultiStepLRScheduler``: timm's convention that milestone ``m`` applies
   from ``t == m - 1``;
-* ``TanhLRScheduler`` and ``PolyLRScheduler``: one cycle (``cycle_limit=1``)
-  and, for Poly, ``k_decay=1``; other values raise ``NotImplementedError``.
+* ``TanhLRScheduler`` and ``PolyLRScheduler``: :class:`~lrkit.schedules.Restarts`
+  of a ``tanh`` or ``polynomial`` curve, with the same cycles (and, for
+  Poly, ``k_decay``).
 
 Deliberate differences, each a ``ValueError`` where timm ``assert``\\s or
 misbehaves: non-integer ``decay_t``, unsorted ``decay_t``, a zero base lr.
@@ -41,6 +42,7 @@ from lrkit.schedules import (
     Linear,
     MultiStep,
     Polynomial,
+    Restarts,
     Scale,
     Schedule,
     Shift,
@@ -104,6 +106,28 @@ class _Scheduler:
 
     def _decay(self, base: float) -> Schedule:
         raise NotImplementedError
+
+    # -- cycles (Cosine, Tanh, Poly) -------------------------------------
+    t_initial: int
+    lr_min: float
+
+    def _cycles(self, owner: str, cycle_mul: Any, cycle_decay: Any, cycle_limit: Any) -> None:
+        self.cycle_mul = _check(owner, "cycle_mul", cycle_mul, kind="float", lo=1.0)
+        self.cycle_decay = _check(
+            owner, "cycle_decay", cycle_decay, kind="float", lo=0.0, hi=1.0, lo_open=True
+        )
+        self.cycle_limit = _check(owner, "cycle_limit", cycle_limit, kind="int", lo=0)
+
+    def _restarts(self, curve: Schedule | None, base: float, k: float = 1.0) -> Schedule:
+        """timm's cycles of ``curve`` (the cosine when None) from ``base`` to ``lr_min``."""
+        if self.cycle_limit == 0:
+            return Constant(self.lr_min)
+        config = dict(
+            period=self.t_initial, mult=self.cycle_mul, decay=self.cycle_decay,
+            end=self.lr_min / base, k=k, cycles=self.cycle_limit,
+        )  # fmt: skip
+        cycles = CosineRestarts(**config) if curve is None else Restarts(**config, curve=curve)
+        return Scale(cycles, base)
 
     def _with_warmup(self, decay: Schedule, base: float) -> Schedule:
         if not self.warmup_t:
@@ -199,11 +223,7 @@ class CosineLRScheduler(_Scheduler):
                          noise_std, noise_seed, initialize)  # fmt: skip
         self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self.cycle_mul = _check(owner, "cycle_mul", cycle_mul, kind="float", lo=1.0)
-        self.cycle_decay = _check(
-            owner, "cycle_decay", cycle_decay, kind="float", lo=0.0, hi=1.0, lo_open=True
-        )
-        self.cycle_limit = _check(owner, "cycle_limit", cycle_limit, kind="int", lo=0)
+        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
         self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
         self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
         self.warmup_prefix = warmup_prefix
@@ -211,13 +231,7 @@ class CosineLRScheduler(_Scheduler):
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
-        if self.cycle_limit == 0:
-            return Constant(self.lr_min)
-        cycles = CosineRestarts(
-            self.t_initial, self.cycle_mul, decay=self.cycle_decay, end=self.lr_min / base,
-            k=self.k_decay, cycles=self.cycle_limit,
-        )  # fmt: skip
-        return Scale(cycles, base)
+        return self._restarts(None, base, k=self.k_decay)
 
 
 class TanhLRScheduler(_Scheduler):
@@ -235,10 +249,6 @@ class TanhLRScheduler(_Scheduler):
         noise_std: float = 1.0, noise_seed: int = 42, initialize: bool = True,
     ) -> None:  # fmt: skip
         owner = "TanhLRScheduler"
-        if cycle_limit != 1:
-            raise NotImplementedError(
-                f"{owner}: lrkit reproduces cycle_limit=1 only, got {cycle_limit}"
-            )
         super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
                          noise_std, noise_seed, initialize)  # fmt: skip
         self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
@@ -246,14 +256,14 @@ class TanhLRScheduler(_Scheduler):
         if not self.lb < self.ub:
             raise ValueError(f"{owner}: `lb` must be < `ub` ({ub!r}), got {lb!r}")
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
+        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
         self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
         self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
         self.warmup_prefix = warmup_prefix
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
-        return Scale(Tanh(self.t_initial, self.lb, self.ub, end=self.lr_min / base), base)
+        return self._restarts(Tanh(1, self.lb, self.ub), base)
 
 
 class PolyLRScheduler(_Scheduler):
@@ -267,25 +277,20 @@ class PolyLRScheduler(_Scheduler):
         noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0, initialize: bool = True,
     ) -> None:  # fmt: skip
         owner = "PolyLRScheduler"
-        if cycle_limit != 1 or k_decay != 1.0:
-            raise NotImplementedError(
-                f"{owner}: lrkit reproduces cycle_limit=1 and k_decay=1 only, "
-                f"got {cycle_limit} and {k_decay}"
-            )
         super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
                          noise_std, noise_seed, initialize)  # fmt: skip
         self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
         self.power = _check(owner, "power", power, kind="float", lo=0.0, lo_open=True)
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
-        self.k_decay = k_decay
+        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
+        self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
         self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
         self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
         self.warmup_prefix = warmup_prefix
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
-        return Scale(Polynomial(self.t_initial, power=self.power, end=self.lr_min / base), base)
+        return self._restarts(Polynomial(1, power=self.power), base, k=self.k_decay)
 
 
 class StepLRScheduler(_Scheduler):

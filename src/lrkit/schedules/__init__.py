@@ -15,7 +15,7 @@ True
 
 from lrkit.schedules.base import SCHEMA_VERSION, Schedule, get, list_schedules, register
 from lrkit.schedules.compose import Clip, Join, Product, Repeat, Scale, Shift, Sum
-from lrkit.schedules.cosine import Cosine, CosineRestarts, Tanh
+from lrkit.schedules.cosine import Cosine, CosineRestarts, Restarts, Tanh
 from lrkit.schedules.cyclic import Cyclic
 from lrkit.schedules.decay import (
     REX,
@@ -65,6 +65,7 @@ __all__ = [
     "RAdamWarmup",
     "ReduceOnPlateau",
     "Repeat",
+    "Restarts",
     "Scale",
     "Schedule",
     "Shift",

@@ -158,6 +158,68 @@ class CosineRestarts(Schedule):
         return cls(period=10, mult=2.0, decay=0.7, end=0.05, k=1.2, cycles=4)
 
 
+@register("restarts", "any decay restarted in cycles: period, mult, per-cycle decay, floor")
+@dataclass(frozen=True, repr=False)
+class Restarts(CosineRestarts):
+    """Warm restarts of any decay ``curve``, in the cycles of :class:`CosineRestarts`.
+
+    Cycle ``i`` lasts ``T_i = period * mult**i`` steps; inside it, with
+    ``u`` the step in the cycle, ``H`` the curve's horizon and
+    ``x = (u / T_i)**k``,
+
+    ``s(t) = end + (decay**i - end) * curve(x * H)``,
+
+    so a curve falling from 1 to 0 falls from the cycle's peak to ``end``.
+    After ``cycles`` cycles (when given) the value stays at ``end``. timm
+    restarts its tanh and polynomial decays this way (``curve`` =
+    ``tanh(1)``, ``polynomial(1, power)``); with the default cosine curve it
+    equals :class:`CosineRestarts`.
+
+    >>> from lrkit.schedules import Polynomial
+    >>> s = Restarts(period=10, mult=2.0, curve=Polynomial(1, power=1.0))
+    >>> s(0), s(5), s(10), s(20)
+    (1.0, 0.5, 1.0, 0.5)
+    """
+
+    curve: Schedule = param(Cosine(1), kind="schedule")
+
+    def _check(self) -> None:
+        horizon = self.curve.horizon()
+        if horizon is None or not horizon > 0:
+            self._fail(f"`curve` must have a finite horizon > 0, got {self.curve}")
+
+    def _eval(self, t: Any, ops: Any) -> Any:
+        i, u, length = self._cycle(t, ops)
+        horizon = float(self.curve.horizon() or 1.0)
+        if ops is MATH:
+            if self.cycles is not None and i >= self.cycles:
+                return self.end
+            x = min(max(u / length, 0.0), 1.0) ** self.k
+            return self.end + (float(self.decay**i) - self.end) * self.curve._eval(x * horizon, ops)
+        x = ops.power(ops.minimum(ops.maximum(u / length, 0.0), 1.0), self.k)
+        value = self.end + (ops.power(self.decay, i) - self.end) * self.curve._eval(
+            x * horizon, ops
+        )
+        if self.cycles is not None:
+            value = ops.where(i >= self.cycles, self.end, value)
+        return value
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.curve.bounds()
+        peaks = [1.0] if self.decay == 1.0 else [1.0, 0.0]
+        values = [self.end + (p - self.end) * v for p in peaks for v in (lo, hi)] + [self.end]
+        return (min(values), max(values))
+
+    def monotone(self) -> int | None:
+        if self.cycles == 1 and self.curve.monotone() is not None:
+            return int(self.curve.monotone() or 0) * _sign(1.0 - self.end)
+        return None
+
+    @classmethod
+    def example(cls) -> Restarts:
+        return cls(period=10, mult=1.5, decay=0.8, end=0.05, k=1.2, cycles=3, curve=Tanh(1))
+
+
 @register("tanh", "tanh decay, as timm's TanhLRScheduler")
 @dataclass(frozen=True, repr=False)
 class Tanh(Phase):
