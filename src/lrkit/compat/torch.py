@@ -390,13 +390,11 @@ class CosineAnnealingLR(_Chainable):
         return ratio * (current - eta) + eta
 
 
-class LambdaLR(LRScheduler):
-    """``lr = base * lr_lambda(t)`` (torch's ``LambdaLR``).
+class _Lambdas(LRScheduler):
+    """torch's schedulers of user callables: one ``lr_lambda`` or one per group.
 
-    ``lr_lambda`` is any callable of the step, one or one per param group; a
-    native :class:`~lrkit.schedules.Schedule` is the serialisable choice (it
-    is saved whole in the state dict; of other callables, as in torch, only a
-    callable object's ``__dict__`` is saved and a function is not).
+    State dicts as torch's: of a callable object only its ``__dict__`` is
+    saved, of a function nothing; a native Schedule is saved whole.
     """
 
     def __init__(
@@ -409,6 +407,27 @@ class LambdaLR(LRScheduler):
         _optimizer(owner, optimizer)
         self.lr_lambdas = _lambdas(owner, optimizer, lr_lambda)
         super().__init__(optimizer, _last_epoch(owner, last_epoch))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [_save_callable(fn) for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        self.lr_lambdas = [_load_callable(fn, s) for fn, s in zip(self.lr_lambdas, saved)]
+
+
+class LambdaLR(_Lambdas):
+    """``lr = base * lr_lambda(t)`` (torch's ``LambdaLR``).
+
+    ``lr_lambda`` is any callable of the step, one or one per param group; a
+    native :class:`~lrkit.schedules.Schedule` is the serialisable choice (it
+    is saved whole in the state dict; of other callables, as in torch, only a
+    callable object's ``__dict__`` is saved and a function is not).
+    """
 
     @property
     def schedules(self) -> list[Schedule]:
@@ -429,36 +448,14 @@ class LambdaLR(LRScheduler):
             for fn, base in zip(self.lr_lambdas, self.base_lrs)
         ]
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [_save_callable(fn) for fn in self.lr_lambdas]
-        return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas")
-        self.__dict__.update(state)
-        self.lr_lambdas = [_load_callable(fn, s) for fn, s in zip(self.lr_lambdas, saved)]
-
-
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_Lambdas):
     """``lr <- lr * lr_lambda(t)`` at every step after the first (torch's).
 
     Recursive by definition: it multiplies whatever lr the group holds. Its
     closed form, when ``lr_lambda`` is a native Schedule, is
     :class:`~lrkit.schedules.Multiplicative`. State dicts: as ``LambdaLR``.
     """
-
-    def __init__(
-        self,
-        optimizer: torch.optim.Optimizer,
-        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        owner = type(self).__name__
-        _optimizer(owner, optimizer)
-        self.lr_lambdas = _lambdas(owner, optimizer, lr_lambda)
-        super().__init__(optimizer, _last_epoch(owner, last_epoch))
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         groups = self.optimizer.param_groups
@@ -468,9 +465,6 @@ class MultiplicativeLR(LRScheduler):
             _as_float(g["lr"]) * float(fn(self.last_epoch))
             for fn, g in zip(self.lr_lambdas, groups)
         ]
-
-    state_dict = LambdaLR.state_dict
-    load_state_dict = LambdaLR.load_state_dict
 
 
 def _lambdas(owner: str, optimizer: torch.optim.Optimizer, lr_lambda: Any) -> list[Any]:
