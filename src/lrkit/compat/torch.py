@@ -102,6 +102,8 @@ def _per_group(
 
 
 def _as_float(value: Any) -> float:
+    if type(value) is float:  # the common case, on every step
+        return value
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
@@ -127,8 +129,8 @@ class _Chainable(LRScheduler):
 
     Subclasses set their configuration, then call ``super().__init__``;
     they define ``_factor()`` (the unit schedule ``f``: ``lr = base * f(t)``)
-    or override ``_group_schedule``/``_advance`` where torch's rule is not a
-    ratio of factors.
+    or override ``_group_schedule``/``_closed``/``_advance`` where torch's
+    rule is not a ratio of factors.
     """
 
     _holds_from: int | None = 0  # in the initial step at t >= this, torch keeps the lr
@@ -138,13 +140,21 @@ class _Chainable(LRScheduler):
         _optimizer(owner, optimizer)
         self._chained = [False] * len(optimizer.param_groups)
         self._cache: tuple[tuple[float, ...], list[Schedule]] | None = None
+        self._unit: Schedule | None = None
         super().__init__(optimizer, _last_epoch(owner, last_epoch))
 
     def _factor(self) -> Schedule:
         raise NotImplementedError
 
+    @property
+    def unit(self) -> Schedule:
+        """The unit schedule ``f`` (built once from the configuration)."""
+        if self._unit is None:
+            self._unit = self._factor()
+        return self._unit
+
     def _group_schedule(self, base: float) -> Schedule:
-        return Scale(self._factor(), base)
+        return Scale(self.unit, base)
 
     @property
     def schedules(self) -> list[Schedule]:
@@ -154,12 +164,14 @@ class _Chainable(LRScheduler):
             self._cache = (bases, [self._group_schedule(b) for b in bases])
         return self._cache[1]
 
-    def _lr(self, t: float, i: int) -> float:
-        return float(self.schedules[i](t))
+    def _closed(self, t: float) -> list[float]:
+        """Every group's lr at ``t`` in closed form: ``base * f(t)``."""
+        value = float(self.unit(t))
+        return [_as_float(b) * value for b in self.base_lrs]
 
     def _advance(self, current: float, t: int, i: int) -> float:
         """torch's one-step rule from the lr ``current`` found in group ``i``."""
-        f = self._factor()
+        f = self.unit
         now, before = float(f(t)), float(f(t - 1)) if t > 0 else 1.0
         if now == before:
             return current
@@ -173,36 +185,36 @@ class _Chainable(LRScheduler):
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         t = self.last_epoch
+        closed = self._closed(t)
         out = []
         for i, group in enumerate(self.optimizer.param_groups):
             current = _as_float(group["lr"])
             if self._is_initial:
-                holds = self._holds_from is not None and t >= self._holds_from
-                if holds:
-                    self._chained[i] = current != self._lr(t, i)
+                if self._holds_from is not None and t >= self._holds_from:
+                    self._chained[i] = current != closed[i]
                     out.append(current)
                     continue
-                before = self._lr(t - 1, i) if t > 0 else _as_float(self.base_lrs[i])
+                before = self._closed(t - 1)[i] if t > 0 else _as_float(self.base_lrs[i])
                 self._chained[i] = current != before
             elif current != _as_float(self._last_lr[i]):
                 self._chained[i] = True
-            out.append(self._advance(current, t, i) if self._chained[i] else self._lr(t, i))
+            out.append(self._advance(current, t, i) if self._chained[i] else closed[i])
         return out
 
     def _get_closed_form_lr(self) -> list[float]:
         """``step(epoch)``: the closed form from ``base_lrs``, as torch does."""
         self._chained = [False] * len(self.optimizer.param_groups)
-        return [self._lr(self.last_epoch, i) for i in range(len(self.base_lrs))]
+        return self._closed(self.last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_cache")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_cache", "_unit")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict written by this class or by torch's."""
         self.__dict__.update(state_dict)
         if "_chained" not in state_dict:  # torch's own state dict
             self._chained = [False] * len(self.optimizer.param_groups)
-        self._cache = None
+        self._cache = self._unit = None
 
 
 class StepLR(_Chainable):
@@ -376,14 +388,23 @@ class CosineAnnealingLR(_Chainable):
         self.eta_min = _check(owner, "eta_min", eta_min, kind="float", lo=0.0)
         super().__init__(optimizer, last_epoch)
 
+    def _factor(self) -> Schedule:
+        """The unit wave: 1 at ``t = 0 (mod 2 T_max)``, 0 at ``t = T_max (mod 2 T_max)``."""
+        knots = (0.0, float(self.T_max), 2.0 * self.T_max)
+        return Repeat(Piecewise(knots, (1.0, 0.0, 1.0), "cosine"), 2.0 * self.T_max)
+
     def _group_schedule(self, base: float) -> Schedule:
-        period = (0.0, float(self.T_max), 2.0 * self.T_max)
-        return Repeat(Piecewise(period, (base, self.eta_min, base), "cosine"), 2.0 * self.T_max)
+        knots = (0.0, float(self.T_max), 2.0 * self.T_max)
+        return Repeat(Piecewise(knots, (base, self.eta_min, base), "cosine"), 2.0 * self.T_max)
+
+    def _closed(self, t: float) -> list[float]:
+        u, eta = float(self.unit(t)), float(self.eta_min)
+        return [eta + (_as_float(b) - eta) * u for b in self.base_lrs]
 
     def _advance(self, current: float, t: int, i: int) -> float:
         base, eta, n = _as_float(self.base_lrs[i]), float(self.eta_min), self.T_max
         if self._step_count == 1 and t > 0:
-            return self._lr(t, i)
+            return self._closed(t)[i]
         if (t - 1 - n) % (2 * n) == 0:
             return current + (base - eta) * (1 - math.cos(math.pi / n)) / 2
         ratio = (1 + math.cos(math.pi * t / n)) / (1 + math.cos(math.pi * (t - 1) / n))
