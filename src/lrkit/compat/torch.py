@@ -562,7 +562,9 @@ class CyclicLR(LRScheduler):
                 owner, "mode", mode, kind="str", choices=("triangular", "triangular2", "exp_range")
             )
         self.mode = mode
-        self.gamma = _check(owner, "gamma", gamma, kind="float", lo=0.0, hi=1.0, lo_open=True)
+        self.gamma = _check(owner, "gamma", gamma, kind="float", lo=0.0, lo_open=True)
+        if mode == "exp_range" and scale_fn is None:  # growth without bound otherwise
+            _check(owner, "gamma", gamma, kind="float", lo=0.0, hi=1.0, lo_open=True)
         self._scale_fn_custom = scale_fn
         self.scale_mode = _check(
             owner, "scale_mode", scale_mode, kind="str", choices=("cycle", "iterations")
@@ -593,7 +595,8 @@ class CyclicLR(LRScheduler):
         up = round(self.step_ratio * self.total_size)
         down = round(self.total_size) - up
         if self._scale_fn_custom is None:
-            self.wave = Cyclic(up, down, low=0.0, high=1.0, mode=self.mode, gamma=self.gamma)
+            gamma = self.gamma if self.mode == "exp_range" else 1.0
+            self.wave = Cyclic(up, down, low=0.0, high=1.0, mode=self.mode, gamma=gamma)
             self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
         else:
             self.wave = Cyclic(up, down, low=0.0, high=1.0)
