@@ -107,6 +107,11 @@ class _Scheduler:
     def _decay(self, base: float) -> Schedule:
         raise NotImplementedError
 
+    def _warmup(self, owner: str, warmup_t: Any, warmup_lr_init: Any, prefix: bool) -> None:
+        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
+        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
+        self.warmup_prefix = prefix
+
     # -- cycles (Cosine, Tanh, Poly) -------------------------------------
     t_initial: int
     lr_min: float
@@ -224,9 +229,7 @@ class CosineLRScheduler(_Scheduler):
         self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
         self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
-        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
-        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.warmup_prefix = warmup_prefix
+        self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
         self._finish()
 
@@ -257,9 +260,7 @@ class TanhLRScheduler(_Scheduler):
             raise ValueError(f"{owner}: `lb` must be < `ub` ({ub!r}), got {lb!r}")
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
         self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
-        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
-        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.warmup_prefix = warmup_prefix
+        self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
@@ -284,9 +285,7 @@ class PolyLRScheduler(_Scheduler):
         self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
         self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
         self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
-        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
-        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.warmup_prefix = warmup_prefix
+        self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
@@ -309,9 +308,7 @@ class StepLRScheduler(_Scheduler):
         self.decay_rate = _check(
             owner, "decay_rate", decay_rate, kind="float", lo=0.0, lo_open=True
         )
-        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
-        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.warmup_prefix = warmup_prefix
+        self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
@@ -336,9 +333,7 @@ class MultiStepLRScheduler(_Scheduler):
         self.decay_rate = _check(
             owner, "decay_rate", decay_rate, kind="float", lo=0.0, lo_open=True
         )
-        self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
-        self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.warmup_prefix = warmup_prefix
+        self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
 
     def _decay(self, base: float) -> Schedule:
