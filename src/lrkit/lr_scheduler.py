@@ -65,7 +65,17 @@ def _write(group: dict[str, Any], key: str, value: float) -> None:
 
 
 def _as_float(value: Any) -> float:
+    if type(value) is float:  # the common case, on every step
+        return value
     return float(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+def _lrs(optimizer: torch.optim.Optimizer) -> list[Any]:
+    """Every group's lr as torch keeps ``_last_lr``: tensors copied, never aliased."""
+    return [
+        g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
+        for g in optimizer.param_groups
+    ]
 
 
 class ScheduledLR(LRScheduler):
@@ -246,10 +256,7 @@ class ScheduledLR(LRScheduler):
         for key, row in self.values().items():
             for group, value in zip(self.optimizer.param_groups, row):
                 _write(group, key, value)
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-            for g in self.optimizer.param_groups
-        ]
+        self._last_lr = _lrs(self.optimizer)
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The lr of every group at the current step (torch's LRScheduler API)."""

@@ -50,6 +50,7 @@ from torch.optim.lr_scheduler import ChainedScheduler as _TorchChained
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.lr_scheduler import SequentialLR as _TorchSequential
 
+from lrkit.lr_scheduler import _as_float, _lrs, _write
 from lrkit.schedules import (
     Constant,
     CosineRestarts,
@@ -99,12 +100,6 @@ def _per_group(
             )
         return [float(_check(owner, f"{name}[{i}]", v, **spec)) for i, v in enumerate(value)]
     return [float(_check(owner, name, value, **spec))] * n
-
-
-def _as_float(value: Any) -> float:
-    if type(value) is float:  # the common case, on every step
-        return value
-    return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
 def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
@@ -186,16 +181,18 @@ class _Chainable(LRScheduler):
     def get_lr(self) -> list[float]:  # type: ignore[override]
         t = self.last_epoch
         closed = self._closed(t)
+        holds = self._is_initial and self._holds_from is not None and t >= self._holds_from
+        if self._is_initial and not holds:  # the lr the group should hold before this step
+            before = self._closed(t - 1) if t > 0 else [_as_float(b) for b in self.base_lrs]
         out = []
         for i, group in enumerate(self.optimizer.param_groups):
             current = _as_float(group["lr"])
+            if holds:
+                self._chained[i] = current != closed[i]
+                out.append(current)
+                continue
             if self._is_initial:
-                if self._holds_from is not None and t >= self._holds_from:
-                    self._chained[i] = current != closed[i]
-                    out.append(current)
-                    continue
-                before = self._closed(t - 1)[i] if t > 0 else _as_float(self.base_lrs[i])
-                self._chained[i] = current != before
+                self._chained[i] = current != before[i]
             elif current != _as_float(self._last_lr[i]):
                 self._chained[i] = True
             out.append(self._advance(current, t, i) if self._chained[i] else closed[i])
@@ -848,12 +845,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         self._get_lr_called_within_step = True  # torch's flag, kept for its state-dict keys
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            _write_lr(group, lr)
+            _write(group, "lr", lr)
         self._get_lr_called_within_step = False
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-            for g in self.optimizer.param_groups
-        ]
+        self._last_lr = _lrs(self.optimizer)
 
 
 def _above(low: float, wave: Schedule, high: float, owner: str) -> Schedule:
@@ -861,13 +855,6 @@ def _above(low: float, wave: Schedule, high: float, owner: str) -> Schedule:
     if high < low:
         raise ValueError(f"{owner}: no native schedule for a wave from {low} up to {high}")
     return Sum((Constant(low), Scale(wave, high - low)))
-
-
-def _write_lr(group: dict[str, Any], value: float) -> None:
-    if isinstance(group["lr"], torch.Tensor):
-        group["lr"].fill_(value)
-    else:
-        group["lr"] = value
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -909,10 +896,7 @@ class ReduceLROnPlateau(LRScheduler):
         )  # fmt: skip
         self.min_lrs = _per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
         self.last_epoch = 0
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-            for g in optimizer.param_groups
-        ]
+        self._last_lr = _lrs(optimizer)
 
     # torch's attribute names over the controller's state
     mode = property(lambda self: self.controller.mode)
@@ -947,11 +931,8 @@ class ReduceLROnPlateau(LRScheduler):
                 old = _as_float(group["lr"])
                 new = max(old * self.factor, low)
                 if old - new > self.eps:
-                    _write_lr(group, new)
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-            for g in self.optimizer.param_groups
-        ]
+                    _write(group, "lr", new)
+        self._last_lr = _lrs(self.optimizer)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's keys."""
