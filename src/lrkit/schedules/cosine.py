@@ -120,7 +120,7 @@ class CosineRestarts(Schedule):
         i, u, length = self._cycle(t, ops)
         x = ops.power(ops.minimum(ops.maximum(u / length, 0.0), 1.0), self.k)
         peak = ops.power(self.decay, i)
-        value = self.end + (peak - self.end) * 0.5 * (1.0 + ops.cos(math.pi * x))
+        value = self.end + (peak - self.end) * self._curve(x, ops)
         if self.cycles is not None:
             value = ops.where(i >= self.cycles, self.end, value)
         return value
@@ -131,7 +131,11 @@ class CosineRestarts(Schedule):
             return self.end
         x = min(max(u / length, 0.0), 1.0) ** self.k
         peak = float(self.decay**i)
-        return self.end + (peak - self.end) * 0.5 * (1.0 + math.cos(math.pi * x))
+        return self.end + (peak - self.end) * float(self._curve(x, MATH))
+
+    def _curve(self, x: Any, ops: Any) -> Any:
+        """What a cycle plays at progress ``x`` in [0, 1]: from 1 down to 0."""
+        return 0.5 * (1.0 + ops.cos(math.pi * x))
 
     def bounds(self) -> tuple[float, float]:
         lo = min(self.end, 1.0) if self.decay == 1.0 else min(self.end, 0.0)
@@ -188,21 +192,8 @@ class Restarts(CosineRestarts):
         if horizon is None or not horizon > 0:
             self._fail(f"`curve` must have a finite horizon > 0, got {self.curve}")
 
-    def _eval(self, t: Any, ops: Any) -> Any:
-        i, u, length = self._cycle(t, ops)
-        horizon = float(self.curve.horizon() or 1.0)
-        if ops is MATH:
-            if self.cycles is not None and i >= self.cycles:
-                return self.end
-            x = min(max(u / length, 0.0), 1.0) ** self.k
-            return self.end + (float(self.decay**i) - self.end) * self.curve._eval(x * horizon, ops)
-        x = ops.power(ops.minimum(ops.maximum(u / length, 0.0), 1.0), self.k)
-        value = self.end + (ops.power(self.decay, i) - self.end) * self.curve._eval(
-            x * horizon, ops
-        )
-        if self.cycles is not None:
-            value = ops.where(i >= self.cycles, self.end, value)
-        return value
+    def _curve(self, x: Any, ops: Any) -> Any:
+        return self.curve._eval(x * float(self.curve.horizon() or 1.0), ops)
 
     def bounds(self) -> tuple[float, float]:
         lo, hi = self.curve.bounds()
