@@ -857,6 +857,14 @@ def _above(low: float, wave: Schedule, high: float, owner: str) -> Schedule:
     return Sum((Constant(low), Scale(wave, high - low)))
 
 
+def _delegated(holder: str, name: str) -> Any:
+    """An attribute kept on ``self.<holder>`` under ``name`` (the anchor's name outside)."""
+    return property(
+        lambda self: getattr(getattr(self, holder), name),
+        lambda self, value: setattr(getattr(self, holder), name, value),
+    )
+
+
 class ReduceLROnPlateau(LRScheduler):
     """torch's ``ReduceLROnPlateau``: when the metric stops improving, each
     group's lr becomes ``max(lr * factor, min_lr)`` (kept unchanged if that
@@ -899,16 +907,16 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = _lrs(optimizer)
 
     # torch's attribute names over the controller's state
-    mode = property(lambda self: self.controller.mode)
-    factor = property(lambda self: self.controller.factor)
-    patience = property(lambda self: self.controller.patience)
-    threshold = property(lambda self: self.controller.threshold)
-    threshold_mode = property(lambda self: self.controller.threshold_mode)
-    cooldown = property(lambda self: self.controller.cooldown)
-    eps = property(lambda self: self.controller.eps)
-    best = property(lambda self: self.controller.best)
-    num_bad_epochs = property(lambda self: self.controller.num_bad)
-    cooldown_counter = property(lambda self: self.controller.cooldown_left)
+    mode = _delegated("controller", "mode")
+    factor = _delegated("controller", "factor")
+    patience = _delegated("controller", "patience")
+    threshold = _delegated("controller", "threshold")
+    threshold_mode = _delegated("controller", "threshold_mode")
+    cooldown = _delegated("controller", "cooldown")
+    eps = _delegated("controller", "eps")
+    best = _delegated("controller", "best")
+    num_bad_epochs = _delegated("controller", "num_bad")
+    cooldown_counter = _delegated("controller", "cooldown_left")
 
     @property
     def in_cooldown(self) -> bool:

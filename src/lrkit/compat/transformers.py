@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from lrkit.compat.torch import ReduceLROnPlateau, _delegated, _optimizer, _per_group
 from lrkit.lr_scheduler import ScheduledLR
 from lrkit.schedules import (
     Constant,
@@ -31,6 +32,7 @@ from lrkit.schedules import (
     Linear,
     Piecewise,
     Polynomial,
+    ReduceOnPlateau,
     Repeat,
     Scale,
     Schedule,
@@ -310,8 +312,6 @@ def get_wsd_schedule(
 
 def get_reduce_on_plateau_schedule(optimizer: torch.optim.Optimizer, **kwargs: Any) -> Any:
     """``ReduceLROnPlateau(optimizer, **kwargs)`` (lrkit's torch compat, torch's numbers)."""
-    from lrkit.compat.torch import ReduceLROnPlateau
-
     return ReduceLROnPlateau(optimizer, **kwargs)
 
 
@@ -346,9 +346,6 @@ class GreedyLR:
         max_lr: float | list[float] = 1.0, eps: float = 1e-8, verbose: bool = False,
         smooth: bool = False, window_size: int = 50, reset_start: int = 500,
     ) -> None:  # fmt: skip
-        from lrkit.compat.torch import _optimizer, _per_group
-        from lrkit.schedules import ReduceOnPlateau
-
         owner = "GreedyLR"
         self.optimizer = _optimizer(owner, optimizer)
         try:
@@ -357,7 +354,6 @@ class GreedyLR:
             )
         except (TypeError, ValueError) as err:
             raise type(err)(str(err).replace("ReduceOnPlateau", owner, 1)) from None
-        self.factor = float(factor)
         self.patience = int(normalize(owner, "patience", Param(kind="int", lo=0), patience))
         self.cooldown = int(normalize(owner, "cooldown", Param(kind="int", lo=0), cooldown))
         self.warmup = int(normalize(owner, "warmup", Param(kind="int", lo=0), warmup))
@@ -370,7 +366,6 @@ class GreedyLR:
         )
         self.min_lrs = _per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
         self.max_lrs = _per_group(owner, "max_lr", optimizer, max_lr, kind="float", lo=0.0)
-        self.mode, self.threshold, self.threshold_mode = mode, float(threshold), threshold_mode
         self.verbose, self.smooth = bool(verbose), bool(smooth)
         self.reset_start_original = self.reset_start
         self.last_epoch = 0
@@ -387,13 +382,12 @@ class GreedyLR:
         self.reset_start = self.reset_start_original
         self._window, self._sum = [], 0.0
 
-    @property
-    def best(self) -> float:
-        return float(self._rule.best)
-
-    @best.setter
-    def best(self, value: float) -> None:
-        self._rule.best = value
+    # Hugging Face's attribute names over the improvement rule's
+    mode = _delegated("_rule", "mode")
+    factor = _delegated("_rule", "factor")
+    threshold = _delegated("_rule", "threshold")
+    threshold_mode = _delegated("_rule", "threshold_mode")
+    best = _delegated("_rule", "best")
 
     def _smoothed(self, value: float) -> float:
         """Hugging Face's rolling mean, its running sum included (same rounding)."""
@@ -469,8 +463,6 @@ class GreedyLR:
         for key in self._KEYS:
             if key in state_dict:
                 setattr(self, key, state_dict[key])
-        self._rule.mode, self._rule.threshold = self.mode, float(self.threshold)
-        self._rule.threshold_mode = self.threshold_mode
         if "_streaming_avg" in state_dict:
             avg = state_dict["_streaming_avg"]
             self._window, self._sum = list(avg.get("values", [])), float(avg.get("sum", 0.0))
