@@ -116,7 +116,12 @@ class _Scheduler:
     t_initial: int
     lr_min: float
 
-    def _cycles(self, owner: str, cycle_mul: Any, cycle_decay: Any, cycle_limit: Any) -> None:
+    def _cycles(
+        self, owner: str, t_initial: Any, lr_min: Any, cycle_mul: Any, cycle_decay: Any,
+        cycle_limit: Any,
+    ) -> None:  # fmt: skip
+        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
         self.cycle_mul = _check(owner, "cycle_mul", cycle_mul, kind="float", lo=1.0)
         self.cycle_decay = _check(
             owner, "cycle_decay", cycle_decay, kind="float", lo=0.0, hi=1.0, lo_open=True
@@ -226,9 +231,7 @@ class CosineLRScheduler(_Scheduler):
         owner = "CosineLRScheduler"
         super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
                          noise_std, noise_seed, initialize)  # fmt: skip
-        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
-        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
+        self._cycles(owner, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit)
         self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
         self._finish()
@@ -238,7 +241,7 @@ class CosineLRScheduler(_Scheduler):
 
 
 class TanhLRScheduler(_Scheduler):
-    """timm's tanh decay (one cycle), warmup and noise."""
+    """timm's tanh decay with restarts, warmup and noise."""
 
     warmup_target_is_base = (
         False  # without warmup_prefix, timm's tanh warms up to its value at warmup_t
@@ -254,12 +257,10 @@ class TanhLRScheduler(_Scheduler):
         owner = "TanhLRScheduler"
         super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
                          noise_std, noise_seed, initialize)  # fmt: skip
-        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self._cycles(owner, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit)
         self.lb, self.ub = float(lb), float(ub)
         if not self.lb < self.ub:
             raise ValueError(f"{owner}: `lb` must be < `ub` ({ub!r}), got {lb!r}")
-        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
         self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
 
@@ -268,7 +269,7 @@ class TanhLRScheduler(_Scheduler):
 
 
 class PolyLRScheduler(_Scheduler):
-    """timm's polynomial decay (one cycle, ``k_decay=1``), warmup and noise."""
+    """timm's polynomial decay with restarts and k-decay, warmup and noise."""
 
     def __init__(
         self, optimizer: torch.optim.Optimizer, t_initial: int, power: float = 0.5,
@@ -280,10 +281,8 @@ class PolyLRScheduler(_Scheduler):
         owner = "PolyLRScheduler"
         super().__init__(optimizer, "lr", t_in_epochs, noise_range_t, "normal", noise_pct,
                          noise_std, noise_seed, initialize)  # fmt: skip
-        self.t_initial = _check(owner, "t_initial", t_initial, kind="int", lo=1)
+        self._cycles(owner, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit)
         self.power = _check(owner, "power", power, kind="float", lo=0.0, lo_open=True)
-        self.lr_min = _check(owner, "lr_min", lr_min, kind="float", lo=0.0)
-        self._cycles(owner, cycle_mul, cycle_decay, cycle_limit)
         self.k_decay = _check(owner, "k_decay", k_decay, kind="float", lo=0.0, lo_open=True)
         self._warmup(owner, warmup_t, warmup_lr_init, warmup_prefix)
         self._finish()
