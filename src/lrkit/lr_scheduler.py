@@ -22,6 +22,7 @@ run got there, and resuming is exact.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ MISMATCH = ("error", "saved", "current")
 _STATE_KEYS = ("step", "schedules", "base_values", "absolute", "steps_per_epoch", "plateau")
 
 
+@functools.cache  # on every step of every scheduler: parse each key once
 def _group_key(key: str) -> tuple[str, int | None]:
     """``"betas[0]"`` -> ``("betas", 0)``; ``"lr"`` -> ``("lr", None)``."""
     match = re.fullmatch(r"(\w+)\[(\d)\]", key)
