@@ -1,0 +1,41 @@
+"""lrkit.optim: optimizers with a readable reference path and a foreach path.
+
+Every class is a :class:`torch.optim.Optimizer` with its reference
+implementation's name, signature, defaults, hyperparameter names and state
+keys, plus ``impl="auto" | "reference" | "foreach" | "fused"`` and
+``max_grad_norm``. See ``docs/optimizers.md``.
+"""
+
+from __future__ import annotations
+
+from lrkit.optim.adagrad import Adagrad
+from lrkit.optim.adam import Adam, AdamW
+from lrkit.optim.adamp import AdamP
+from lrkit.optim.base import Optimizer, OptimizerInfo, list_optimizers
+from lrkit.optim.factory import create_optimizer
+from lrkit.optim.lamb import Lamb
+from lrkit.optim.lion import Lion
+from lrkit.optim.radam import RAdam
+from lrkit.optim.rmsprop import RMSprop
+from lrkit.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
+from lrkit.optim.sgd import SGD
+from lrkit.optim.sgdp import SGDP
+
+__all__ = [
+    "SGD",
+    "SGDP",
+    "Adagrad",
+    "Adam",
+    "AdamP",
+    "AdamW",
+    "AdamWScheduleFree",
+    "Lamb",
+    "Lion",
+    "Optimizer",
+    "OptimizerInfo",
+    "RAdam",
+    "RMSprop",
+    "SGDScheduleFree",
+    "create_optimizer",
+    "list_optimizers",
+]

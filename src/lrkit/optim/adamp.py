@@ -1,0 +1,207 @@
+"""AdamP (Heo et al., 2021), as the official ``adamp`` package, and the
+projection it shares with SGDP."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from lrkit.optim.base import (
+    BETA,
+    FLAG,
+    LR,
+    NONNEG,
+    POSITIVE,
+    UNIT,
+    Buffers,
+    Optimizer,
+    TensorList,
+    add_scaled_,
+    foreach_add_scaled_,
+    register,
+)
+from lrkit.schedules.params import Param
+
+# Note [projection]: for a parameter with more than one dimension, AdamP and
+# SGDP look at the cosine similarity of its gradient and its value, first per
+# output channel (rows of ``p.reshape(len(p), -1)``) and then over the whole
+# tensor. If every |cos| of a view is below ``delta / sqrt(row length)`` the
+# parameter is taken to be scale invariant: the update loses its component
+# along ``p`` (per row of that view) and the weight decay is multiplied by
+# ``wd_ratio``. The reference path follows the official code, deciding on the
+# host; the foreach path computes both views' sums for every tensor and selects
+# with ``torch.where``, so no step waits on a device-to-host copy.
+
+
+def projection(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> tuple[Tensor, bool]:
+    """Note [projection] for one tensor: the projected update and whether it applied."""
+    if p.dim() <= 1:
+        return u, False
+    for rows in (p.shape[0], 1):
+        pv, gv = p.reshape(rows, -1), g.reshape(rows, -1)
+        cos = torch.nn.functional.cosine_similarity(gv, pv, dim=1, eps=eps).abs_()
+        if cos.max() < delta / math.sqrt(pv.shape[1]):
+            shape = [-1] + [1] * (p.dim() - 1)
+            p_n = p / pv.norm(dim=1).view(shape).add_(eps)
+            return u - p_n * (p_n * u).reshape(rows, -1).sum(dim=1).view(shape), True
+    return u, False
+
+
+def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Tensor:
+    """Note [projection] in place on ``u`` without a host sync; returns a 0-dim bool "applied"."""
+    pv, gv, uv = p.reshape(len(p), -1), g.reshape(len(p), -1), u.view(len(p), -1)
+    gp = torch.bmm(gv.unsqueeze(1), pv.unsqueeze(2)).view(-1)
+    gg = torch.bmm(gv.unsqueeze(1), gv.unsqueeze(2)).view(-1)
+    pp = torch.bmm(pv.unsqueeze(1), pv.unsqueeze(2)).view(-1)
+    pu = torch.bmm(pv.unsqueeze(1), uv.unsqueeze(2)).view(-1)
+    sums = torch.stack([gp.sum(), gg.sum(), pp.sum(), pu.sum()])
+    cos_rows = gp.abs() / (gg.sqrt().clamp(min=eps) * pp.sqrt().clamp(min=eps))
+    cos_all = sums[0].abs() / (sums[1].sqrt().clamp(min=eps) * sums[2].sqrt().clamp(min=eps))
+    by_rows = cos_rows.max() < delta / math.sqrt(pv.shape[1])
+    whole = cos_all < delta / math.sqrt(pv.numel())
+    k_rows = pu / (pp.sqrt() + eps) ** 2
+    k_all = sums[3] / (sums[2].sqrt() + eps) ** 2
+    k = torch.where(by_rows, k_rows, torch.where(whole, k_all, torch.zeros_like(k_all)))
+    uv.sub_(pv * k.unsqueeze(1))
+    return by_rows | whole
+
+
+def foreach_projection_(
+    params: TensorList,
+    grads: TensorList,
+    updates: TensorList,
+    delta: float,
+    eps: float,
+    wd_ratio: float,
+) -> list[float] | TensorList:
+    """:func:`projection_` on each tensor with more than one dimension; the weight-decay factors."""
+    factors: list[Tensor] = []
+    one = ratio = torch.ones(())
+    for i, (p, g, u) in enumerate(zip(params, grads, updates, strict=True)):
+        if i == 0 or one.dtype != p.dtype or one.device != p.device:
+            one, ratio = p.new_ones(()), p.new_tensor(wd_ratio)  # in the param's dtype, not float32
+        if p.dim() <= 1:
+            factors.append(one)
+            continue
+        factors.append(torch.where(projection_(p, g, u, delta, eps), ratio, one))
+    return factors
+
+
+@register("adamp", "Adam with the AdamP projection for scale-invariant weights", "adamp.AdamP")
+class AdamP(Optimizer):
+    r"""AdamP (Heo et al., ICLR 2021), as the official ``adamp.AdamP``.
+
+    With ``g`` the gradient (Note [gradients] in ``base``) and step ``t``::
+
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g^2
+        u = m / (sqrt(v) / sqrt(1 - beta2^t) + eps)     (nesterov: beta1 m + (1 - beta1) g for m)
+        u, r = projection(p, g, u)                      (Note [projection]; r = wd_ratio or 1)
+        p <- p * (1 - lr * weight_decay * r)
+        p <- p - lr / (1 - beta1^t) * u
+
+    State: ``step``, ``exp_avg``, ``exp_avg_sq``.
+    """
+
+    hyper: ClassVar[dict[str, Param]] = {
+        "lr": LR,
+        "betas": BETA,
+        "eps": POSITIVE,
+        "weight_decay": NONNEG,
+        "delta": NONNEG,
+        "wd_ratio": UNIT,
+        "nesterov": FLAG,
+        "maximize": FLAG,
+    }
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        delta: float = 0.1,
+        wd_ratio: float = 0.1,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        impl: str = "auto",
+        max_grad_norm: float | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            delta=delta,
+            wd_ratio=wd_ratio,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = super()._init_state(p, group)
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
+
+    def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _reference(
+        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+    ) -> None:
+        lr, (beta1, beta2), eps, wd = (
+            group["lr"],
+            group["betas"],
+            group["eps"],
+            group["weight_decay"],
+        )
+        m, v = buf["exp_avg"], buf["exp_avg_sq"]
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (v.sqrt() / math.sqrt(1 - beta2**step)).add_(eps)
+        u = (beta1 * m + (1 - beta1) * g) / denom if group["nesterov"] else m / denom
+        u, projected = projection(p, g, u, group["delta"], eps)
+        if wd > 0:
+            p.mul_(1 - lr * wd * (group["wd_ratio"] if projected else 1.0))
+        add_scaled_(p, u, -lr / (1 - beta1**step))
+
+    def _foreach(
+        self,
+        group: dict[str, Any],
+        params: TensorList,
+        grads: TensorList,
+        bufs: Buffers,
+        steps: list[float],
+    ) -> None:
+        lr, (beta1, beta2), eps, wd = (
+            group["lr"],
+            group["betas"],
+            group["eps"],
+            group["weight_decay"],
+        )
+        m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
+        torch._foreach_add_(denom, eps)
+        if group["nesterov"]:
+            u = torch._foreach_lerp(m, grads, 1 - beta1)
+            torch._foreach_div_(u, denom)
+        else:
+            u = torch._foreach_div(m, denom)
+        factors = foreach_projection_(params, grads, u, group["delta"], eps, group["wd_ratio"])
+        if wd > 0:
+            decay = torch._foreach_mul(factors, -lr * wd)  # type: ignore[arg-type]
+            torch._foreach_add_(decay, 1.0)
+            torch._foreach_mul_(params, decay)
+        torch._foreach_mul_(u, [1 / (1 - beta1**t) for t in steps])
+        foreach_add_scaled_(params, u, -lr)

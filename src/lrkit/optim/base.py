@@ -1,0 +1,409 @@
+"""What every lrkit optimizer shares: validation, the `impl` dispatch, gradient
+preparation (``maximize``, ``max_grad_norm``), state gathering and the registry.
+
+An algorithm subclasses :class:`Optimizer` and supplies
+
+* ``hyper``: each hyperparameter's accepted values (a :class:`Param`), checked
+  for the defaults and for every param group at construction;
+* ``_init_state(p, group)``: the per-parameter state, under the reference
+  implementation's keys;
+* ``_buffers(group)``: the state keys that hold a tensor shaped like the param;
+* ``_reference(...)``: the per-tensor update that reads like the docstring;
+* ``_foreach(...)``: the same update on lists of tensors of one device and dtype.
+
+Note [gradients]: the update reads ``g``, which is ``p.grad`` negated under
+``maximize`` and multiplied by the clipping coefficient under
+``max_grad_norm``; ``p.grad`` itself is never modified. The coefficient follows
+:func:`torch.nn.utils.clip_grad_norm_` (``max_norm / (total_norm + 1e-6)``,
+at most 1), so ``clip_grad_norm_`` followed by a step gives the same
+parameters as a step with ``max_grad_norm``.
+
+Note [step counter]: optimizers whose reference keeps ``state["step"]`` keep it
+as torch does, a 0-dim float32 tensor on the CPU, so state dicts move between
+torch.optim and lrkit both ways; the base class increments it before the
+update, and the update receives the new counts as floats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, cast
+
+import torch
+from torch import Tensor
+
+from lrkit.schedules.params import Param, did_you_mean, normalize
+
+IMPLS = ("auto", "reference", "foreach", "fused")
+
+TensorList = list[Tensor] | tuple[Tensor, ...]  # what torch._foreach_* take and return
+Buffers = dict[str, TensorList]
+
+# common constraints
+LR = Param("float", lo=0.0)
+NONNEG = Param("float", lo=0.0)
+POSITIVE = Param("float", lo=0.0, lo_open=True)
+UNIT = Param("float", lo=0.0, hi=1.0)
+BETA = Param("float", lo=0.0, hi=1.0, hi_open=True)
+FLAG = Param("bool")
+
+
+def check_lr(owner: str, value: Any) -> float | Tensor:
+    """A non-negative finite float, or a 0-dim floating tensor holding one."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0 or not value.is_floating_point():
+            raise TypeError(
+                f"{owner}: `lr` must be a float or a 0-dim floating tensor, got {value!r}"
+            )
+        v = float(value.detach().cpu())
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{owner}: `lr` must be a non-negative finite number, got {v!r}")
+        return value
+    return normalize(owner, "lr", LR, value)  # type: ignore[no-any-return]
+
+
+def check_betas(owner: str, value: Any, spec: Param = BETA) -> tuple[float, float]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{owner}: `betas` must be a pair of numbers, got {value!r}")
+    return (
+        normalize(owner, "betas[0]", spec, value[0]),
+        normalize(owner, "betas[1]", spec, value[1]),
+    )
+
+
+class Optimizer(torch.optim.Optimizer):
+    """Base of the lrkit optimizers (see the module docstring)."""
+
+    hyper: ClassVar[dict[str, Param]] = {}
+    supports_complex: ClassVar[bool] = False
+    steps_in_state: ClassVar[bool] = True  # Note [step counter]
+
+    def __init__(
+        self,
+        params: Any,
+        defaults: dict[str, Any],
+        *,
+        impl: str = "auto",
+        max_grad_norm: float | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        if not isinstance(impl, str):
+            raise TypeError(
+                f"{owner}: `impl` must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}"
+            )
+        if impl not in IMPLS:
+            raise ValueError(
+                f"{owner}: `impl` must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}"
+                + did_you_mean(impl, IMPLS)
+            )
+        if impl == "fused":
+            raise ValueError(
+                f"{owner}: `impl='fused'` needs lrkit's fused GPU kernels, which this version "
+                "does not have yet; use impl='auto', 'foreach' or 'reference'"
+            )
+        self.impl = impl
+        self._fresh: set[int] = set()  # ids of params whose state this step created
+        self.max_grad_norm: float | None = normalize(
+            owner, "max_grad_norm", dataclasses.replace(POSITIVE, nullable=True), max_grad_norm
+        )
+        self._check_group(defaults)
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{owner}: `params` must be an iterable of tensors or of dicts, got a Tensor"
+            )
+        params = list(params)
+        if not params:
+            raise ValueError(f"{owner}: `params` is empty; pass at least one tensor to optimize")
+        super().__init__(params, defaults)
+
+    # -- construction ---------------------------------------------------------
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        owner = type(self).__name__
+        for key, spec in self.hyper.items():
+            if key not in group:
+                continue
+            if key == "lr":
+                group[key] = check_lr(owner, group[key])
+            elif key == "betas":
+                group[key] = check_betas(owner, group[key], spec)
+            else:
+                group[key] = normalize(owner, key, spec, group[key])
+        self._check_combination(group)
+
+    def _check_combination(self, group: dict[str, Any]) -> None:
+        """Cross-argument checks of one group (e.g. nesterov needs momentum)."""
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        owner = type(self).__name__
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        tensors = [
+            p[1] if isinstance(p, tuple) and len(p) == 2 else p for p in params
+        ]  # named params
+        for p in tensors:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{owner}: `params` must hold tensors, got {type(p).__name__}")
+            if p.is_complex() and not self.supports_complex:
+                raise ValueError(f"{owner}: complex parameters are not supported, got {p.dtype}")
+        if len({id(p) for p in tensors}) != len(tensors):
+            raise ValueError(f"{owner}: `params` lists the same tensor more than once")
+        super().add_param_group({**param_group, "params": params})
+        self._check_group(self.param_groups[-1])
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict of this class or of the reference implementation.
+
+        Hyperparameters the loaded groups lack (lrkit-only options, or a
+        reference written before an option existed) keep their current values.
+        """
+        current = [dict(g) for g in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, before in zip(self.param_groups, current, strict=True):
+            for key, value in before.items():
+                group.setdefault(key, value)
+        for state in self.state.values():
+            step = state.get("step")
+            if step is not None and not isinstance(step, Tensor) and self.steps_in_state:
+                state["step"] = torch.tensor(float(step), dtype=torch.float32)
+
+    # -- the step -------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step; ``closure`` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        coef = self._clip_coef()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if p.grad is not None and p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            self._group_step(group, params, coef)
+        return loss
+
+    def _clip_coef(self) -> Tensor | None:
+        """torch.nn.utils.clip_grad_norm_'s coefficient over every group (Note [gradients])."""
+        if self.max_grad_norm is None:
+            return None
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return None
+        return clip_coefficient(grads, self.max_grad_norm)
+
+    def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
+        """Initialise state, count the step, then run the chosen implementation."""
+        if not params:
+            return
+        states = [self.state[p] for p in params]
+        self._fresh = {id(p) for p, state in zip(params, states, strict=True) if not state}
+        for p, state in zip(params, states, strict=True):
+            if not state:
+                state.update(self._init_state(p, group))
+        if self._torch_kernel(group, params) is not None and coef is None:
+            self._torch_step(group, params, states)
+            return
+        steps: list[float] = []
+        if self.steps_in_state:
+            tensors = [s["step"] for s in states]
+            torch._foreach_add_(tensors, 1.0)
+            steps = [float(t) for t in tensors]
+        keys = self._buffers(group)
+        real = self.supports_complex and any(p.is_complex() for p in params)
+        view = torch.view_as_real if real else _same
+        ps = [_real(p, view) for p in params]
+        bufs = {k: [_real(s[k], view) for s in states] for k in keys}
+        if self.impl == "reference":
+            gs = [
+                prepare_grad(_real(p.grad, view), group.get("maximize", False), coef)
+                for p in params
+            ]
+            for i in range(len(ps)):
+                self._reference(
+                    group, ps[i], gs[i], {k: v[i] for k, v in bufs.items()}, *steps[i : i + 1]
+                )
+            return
+        gs = [_real(p.grad, view) for p in params]
+        lists: list[list[Tensor | None]] = [list(ps), list(gs)]
+        lists += [list(b) for b in bufs.values()]
+        grouped = torch.optim.Optimizer._group_tensors_by_device_and_dtype(lists, with_indices=True)
+        for part, indices in grouped.values():
+            p_, g_, *b_ = cast(list[list[Tensor]], part)
+            self._foreach(
+                group,
+                p_,
+                prepare_grads(g_, group.get("maximize", False), coef),
+                dict(zip(keys, b_, strict=True)),
+                [steps[i] for i in indices] if steps else [],
+            )
+
+    # -- what an algorithm supplies ---------------------------------------------
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"step": torch.tensor(0.0)} if self.steps_in_state else {}
+
+    def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ()
+
+    def _reference(
+        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+    ) -> None:
+        raise NotImplementedError
+
+    def _foreach(
+        self,
+        group: dict[str, Any],
+        params: TensorList,
+        grads: TensorList,
+        bufs: Buffers,
+        steps: list[float],
+    ) -> None:
+        raise NotImplementedError
+
+    def _torch_kernel(self, group: dict[str, Any], params: list[Tensor]) -> str | None:
+        """Name of a torch.optim kernel ``auto`` may use for this group, if any."""
+        return None
+
+    def _torch_step(
+        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+    ) -> None:
+        raise NotImplementedError
+
+
+def grads_of(params: list[Tensor]) -> list[Tensor]:
+    """The ``.grad`` of params known to have one."""
+    return [cast(Tensor, p.grad) for p in params]
+
+
+def _same(t: Tensor) -> Tensor:
+    return t
+
+
+def _real(t: Tensor | None, view: Callable[[Tensor], Tensor]) -> Tensor:
+    t = cast(Tensor, t)  # the caller kept only params with a grad
+    return view(t) if t.is_complex() else t
+
+
+def clip_coefficient(grads: TensorList, max_norm: float) -> Tensor:
+    """``min(1, max_norm / (||g||_2 + 1e-6))`` over all ``grads``, as clip_grad_norm_ does."""
+    by_device: dict[torch.device, list[Tensor]] = {}
+    for g in grads:
+        by_device.setdefault(g.device, []).append(g)
+    device = grads[0].device
+    norms = [n.to(device) for gs in by_device.values() for n in torch._foreach_norm(gs, 2.0)]
+    total = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    coef: Tensor = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    return coef
+
+
+def prepare_grad(grad: Tensor, maximize: bool, coef: Tensor | None) -> Tensor:
+    """The ``g`` of Note [gradients] for one tensor (a new tensor when it differs)."""
+    if coef is not None:
+        return grad * (-coef.to(grad.device) if maximize else coef.to(grad.device))
+    return -grad if maximize else grad
+
+
+def prepare_grads(grads: TensorList, maximize: bool, coef: Tensor | None) -> TensorList:
+    """:func:`prepare_grad` for a list of tensors on one device."""
+    if coef is not None:
+        c = coef.to(grads[0].device)
+        return torch._foreach_mul(grads, -c if maximize else c)
+    return torch._foreach_neg(grads) if maximize else grads
+
+
+def add_scaled_(p: Tensor, x: Tensor, scale: float | Tensor) -> None:
+    """``p += scale * x`` for a float or tensor ``scale``."""
+    if isinstance(scale, Tensor):
+        p.add_(x * scale)
+    else:
+        p.add_(x, alpha=scale)
+
+
+def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tensor) -> None:
+    """``p += scale * x`` for lists, with a float or tensor ``scale``."""
+    if isinstance(scale, Tensor):
+        torch._foreach_add_(params, torch._foreach_mul(xs, scale.to(params[0].device)))
+    else:
+        torch._foreach_add_(params, xs, alpha=scale)
+
+
+def torch_fused_ok(params: TensorList) -> bool:
+    """Whether torch's fused CPU kernels take these params and their grads.
+
+    They must be real floating plain tensors on the CPU (torch's CUDA kernels
+    want the step counters on the GPU), and contiguous with contiguous grads:
+    torch 2.14's fused CPU Adam/SGD/Adagrad mis-update a parameter whose grad
+    has other strides (a transposed view, say), so such groups take lrkit's
+    foreach path instead.
+    """
+    return all(
+        p.is_floating_point()
+        and p.device.type == "cpu"
+        and type(p) in (Tensor, torch.nn.Parameter)
+        and p.is_contiguous()
+        and p.grad is not None
+        and p.grad.is_contiguous()
+        for p in params
+    )
+
+
+def as_float(x: float | Tensor) -> float:
+    return float(x) if isinstance(x, Tensor) else x
+
+
+# -- registry ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerInfo:
+    """One registered optimizer: what ``list_optimizers`` and ``create_optimizer`` read."""
+
+    name: str
+    cls: type[Optimizer]
+    description: str
+    reference: str  # the implementation whose numbers and state keys it follows
+
+
+REGISTRY: dict[str, OptimizerInfo] = {}
+
+
+def register(
+    name: str, description: str, reference: str
+) -> Callable[[type[Optimizer]], type[Optimizer]]:
+    def wrap(cls: type[Optimizer]) -> type[Optimizer]:
+        REGISTRY[name] = OptimizerInfo(name, cls, description, reference)
+        return cls
+
+    return wrap
+
+
+def list_optimizers() -> list[OptimizerInfo]:
+    """Every registered optimizer, sorted by name."""
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def lookup(name: str) -> OptimizerInfo:
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be an optimizer name, got {name!r}")
+    key = name.lower().replace("-", "_")
+    if key not in REGISTRY:
+        raise ValueError(
+            f"unknown optimizer {name!r}; known: {', '.join(sorted(REGISTRY))}"
+            + did_you_mean(key, list(REGISTRY))
+        )
+    return REGISTRY[key]
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def params_of(model_or_params: Any) -> Iterable[Any]:
+    parameters = getattr(model_or_params, "parameters", None)
+    return parameters() if callable(parameters) else model_or_params  # type: ignore[no-any-return]
