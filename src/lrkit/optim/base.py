@@ -218,6 +218,7 @@ class Optimizer(torch.optim.Optimizer):
         real = self.supports_complex and any(p.is_complex() for p in params)
         view = torch.view_as_real if real else _same
         ps = [_real(p, view) for p in params]
+        self._fresh |= {id(v) for v, p in zip(ps, params, strict=True) if id(p) in self._fresh}
         bufs = {k: [_real(s[k], view) for s in states] for k in keys}
         if self.impl == "reference":
             gs = [

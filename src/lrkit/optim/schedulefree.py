@@ -52,7 +52,7 @@ class _ScheduleFree(Optimizer):
             beta = self._beta(group)
             weight = 1 - beta if train else 1 - 1 / beta
             for p in group["params"]:
-                z = self.state[p].get("z")
+                z = self.state.get(p, {}).get("z")  # .get: leave params never stepped out of state
                 if z is not None:
                     p.lerp_(z.to(p.device), weight)
             group["train_mode"] = train

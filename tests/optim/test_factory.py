@@ -1,0 +1,105 @@
+"""create_optimizer and list_optimizers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import lrkit.optim as lo
+from lrkit.optim.factory import layer_key
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(4, 8)
+        self.blocks = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 8))
+        self.head = nn.Linear(8, 2)
+
+
+def test_no_weight_decay_on_biases_and_1d_params() -> None:
+    model = Net()
+    opt = lo.create_optimizer(model, "adamw", lr=0.1, weight_decay=0.05)
+    assert isinstance(opt, lo.AdamW)
+    by_id = {id(p): g for g in opt.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        want = 0.05 if p.ndim > 1 else 0.0
+        assert by_id[id(p)]["weight_decay"] == want, name
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+def test_no_weight_decay_names_and_decay_1d() -> None:
+    model = Net()
+    opt = lo.create_optimizer(
+        model, "sgd", lr=0.1, weight_decay=0.01, no_weight_decay={"head.weight"}, decay_1d=True
+    )
+    by_id = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    assert by_id[id(model.head.weight)] == 0.0
+    assert by_id[id(model.embed.bias)] == 0.01
+
+
+def test_frozen_params_are_left_out() -> None:
+    model = Net()
+    model.embed.requires_grad_(False)
+    opt = lo.create_optimizer(model, "adam")
+    ids = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert id(model.embed.weight) not in ids and id(model.head.weight) in ids
+
+
+def test_layer_decay_scales_each_layer() -> None:
+    model = Net()
+    opt = lo.create_optimizer(model, "adamw", lr=1.0, layer_decay=0.5)
+    layers = ["embed", "blocks.0", "blocks.1", "blocks.2", "head"]
+    lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        i = layers.index(layer_key(name))
+        assert lr_of[id(p)] == pytest.approx(0.5 ** (len(layers) - 1 - i)), name
+
+
+def test_layer_key() -> None:
+    assert layer_key("blocks.3.attn.qkv.weight") == "blocks.3"
+    assert layer_key("head.weight") == "head"
+    assert layer_key("bias") == "bias"
+
+
+def test_param_groups_keep_their_values_and_lr_scale_applies() -> None:
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    opt = lo.create_optimizer(
+        [{"params": [a]}, {"params": [b], "lr_scale": 0.1}], "sgd", lr=0.5, momentum=0.9
+    )
+    assert [g["lr"] for g in opt.param_groups] == [0.5, pytest.approx(0.05)]
+    assert opt.param_groups[1]["momentum"] == 0.9
+
+
+def test_kwargs_reach_the_optimizer() -> None:
+    opt = lo.create_optimizer(Net(), "adam", lr=1e-3, betas=(0.8, 0.9), impl="reference")
+    assert opt.param_groups[0]["betas"] == (0.8, 0.9) and opt.impl == "reference"
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamx'.*\(did you mean 'adam'\?\)"):
+        lo.create_optimizer(Net(), "adamx")
+    with pytest.raises(
+        ValueError, match="create_optimizer: `layer_decay` must be a number in \\(0, 1\\]"
+    ):
+        lo.create_optimizer(Net(), "adam", layer_decay=1.5)
+    with pytest.raises(ValueError, match="`layer_decay` needs a model"):
+        lo.create_optimizer([torch.zeros(1, requires_grad=True)], "adam", layer_decay=0.5)
+    with pytest.raises(
+        ValueError, match="create_optimizer: `lr` must be a non-negative finite number"
+    ):
+        lo.create_optimizer(Net(), "adam", lr=-1.0)
+    with pytest.raises(ValueError, match="no parameters that require grad"):
+        lo.create_optimizer(Net().requires_grad_(False), "adam")
+
+
+def test_list_optimizers_describes_every_class() -> None:
+    infos = lo.list_optimizers()
+    assert [i.name for i in infos] == sorted(i.name for i in infos)
+    names = {i.cls.__name__ for i in infos}
+    assert names == {
+        "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "RAdam", "AdamP", "SGDP", "Lion", "Lamb",
+        "AdamWScheduleFree", "SGDScheduleFree",
+    }  # fmt: skip
+    assert all(i.description and i.reference for i in infos)
