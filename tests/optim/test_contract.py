@@ -419,7 +419,7 @@ def test_bad_params(name: str) -> None:
         cls(w, **kw)
     with pytest.raises(TypeError, match="`params` must hold tensors, got int"):
         cls([1, 2], **kw)
-    with pytest.raises(ValueError, match="`lr` must be a non-negative finite number, got -0.5"):
+    with pytest.raises(ValueError, match=r"`lr` must be a non-negative finite number, got -0\.5"):
         cls([{"params": [w], "lr": -0.5}], **kw)  # a group's own value is checked too
 
 
