@@ -428,3 +428,20 @@ def test_complex_params_are_rejected_where_the_reference_has_no_complex_rule(nam
     cls = REGISTRY[name].cls
     with pytest.raises(ValueError, match=f"{cls.__name__}: complex parameters are not supported"):
         cls([torch.zeros(2, dtype=torch.complex64, requires_grad=True)], **OPTIONS[name])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note [cache batches] with a tiny batch, so that tensors are split and batched."""
+    from lrkit.optim import base
+
+    params = make_params(8, torch.float64)
+    grads = make_grads(8, params, 12, orthogonal_every=3)
+    want = run(lambda ps: build(name, ps, impl="reference"), clone_params(params), grads)
+    monkeypatch.setattr(base, "CPU_BATCH", 7)
+    batches = base.cache_batches([clone_params(params)], [1.0] * len(params), split=True)
+    assert len(batches) > 3 and any(
+        t.numel() < 7 and t.dim() == 1 for b, _ in batches for t in b[0]
+    )
+    got = run(lambda ps: build(name, ps, impl="foreach"), clone_params(params), grads)
+    assert_same(got, want, torch.float64)

@@ -53,6 +53,8 @@ class Adagrad(Optimizer):
     }
     supports_complex = True
 
+    splittable = True  # Note [cache batches]
+
     def __init__(
         self,
         params: Any,

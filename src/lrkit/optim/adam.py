@@ -54,6 +54,8 @@ class Adam(Optimizer):
     }
     supports_complex = True
 
+    splittable = True  # Note [cache batches]
+
     def __init__(
         self,
         params: Any,

@@ -79,6 +79,7 @@ class Optimizer(torch.optim.Optimizer):
 
     hyper: ClassVar[dict[str, Param]] = {}
     supports_complex: ClassVar[bool] = False
+    splittable: ClassVar[bool] = False  # elementwise update: Note [cache batches] may split tensors
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
 
     def __init__(
@@ -235,14 +236,17 @@ class Optimizer(torch.optim.Optimizer):
         lists += [list(b) for b in bufs.values()]
         grouped = torch.optim.Optimizer._group_tensors_by_device_and_dtype(lists, with_indices=True)
         for part, indices in grouped.values():
-            p_, g_, *b_ = cast(list[list[Tensor]], part)
-            self._foreach(
-                group,
-                p_,
-                prepare_grads(g_, group.get("maximize", False), coef),
-                dict(zip(keys, b_, strict=True)),
-                [steps[i] for i in indices] if steps else [],
-            )
+            tensors = cast(list[list[Tensor]], part)
+            part_steps = [steps[i] for i in indices] if steps else []
+            for batch, batch_steps in cache_batches(tensors, part_steps, self.splittable):
+                p_, g_, *b_ = batch
+                self._foreach(
+                    group,
+                    p_,
+                    prepare_grads(g_, group.get("maximize", False), coef),
+                    dict(zip(keys, b_, strict=True)),
+                    batch_steps,
+                )
 
     # -- what an algorithm supplies ---------------------------------------------
 
@@ -289,6 +293,47 @@ def _same(t: Tensor) -> Tensor:
 def _real(t: Tensor | None, view: Callable[[Tensor], Tensor]) -> Tensor:
     t = cast(Tensor, t)  # the caller kept only params with a grad
     return view(t) if t.is_complex() else t
+
+
+# Note [cache batches]: on the CPU a step is a chain of memory-bound passes,
+# and a ``torch._foreach_*`` op over a whole model streams every tensor from
+# DRAM once per op. The foreach path therefore runs its chain on batches of
+# about CPU_BATCH elements, so that the second and later ops of the chain find
+# their operands in cache (measured on ResNet-50 shapes, 2 cores: Adam's chain
+# 174 ms -> 67 ms per step). Algorithms whose update is elementwise
+# (``splittable``) also have large tensors cut into contiguous chunks; those
+# with per-tensor reductions (AdamP, SGDP, LAMB, SGD's first-step rule) get
+# whole tensors, batched. Other devices run one batch.
+CPU_BATCH = 1 << 18
+
+
+def cache_batches(
+    lists: list[list[Tensor]], steps: list[float], split: bool
+) -> list[tuple[list[list[Tensor]], list[float]]]:
+    """Note [cache batches]: ``lists`` (aligned: params, grads, buffers) in batches."""
+    if not lists[0] or lists[0][0].device.type != "cpu":
+        return [(lists, steps)]
+    pieces: list[tuple[list[Tensor], float]] = []  # one tensor of each list, and its step
+    for i in range(len(lists[0])):
+        row = [ts[i] for ts in lists]
+        step = steps[i] if steps else 0.0
+        if split and row[0].numel() > CPU_BATCH and all(t.is_contiguous() for t in row):
+            chunks = [torch.split(t.view(-1), CPU_BATCH) for t in row]
+            pieces += [(list(c), step) for c in zip(*chunks, strict=True)]
+        else:
+            pieces.append((row, step))
+    batches: list[tuple[list[list[Tensor]], list[float]]] = []
+    size = CPU_BATCH
+    for row, step in pieces:
+        n = row[0].numel()
+        if size + n > CPU_BATCH:
+            batches.append(([[] for _ in lists], []))
+            size = 0
+        size += n
+        for column, t in zip(batches[-1][0], row, strict=True):
+            column.append(t)
+        batches[-1][1].append(step)
+    return [(b, s if steps else []) for b, s in batches]
 
 
 def clip_coefficient(grads: TensorList, max_norm: float) -> Tensor:

@@ -30,9 +30,11 @@ from lrkit.schedules.params import Param
 class Lion(Optimizer):
     r"""Lion (Chen et al., 2023), as ``lion_pytorch.Lion``.
 
-    The interpolations are written as ``beta * m + (1 - beta) * g`` with the
-    reference's rounding (not ``lerp``): the update is a sign, and a value that
-    rounds to the other side of 0 would move a weight by ``2 lr``.
+    The reference path writes the interpolations as ``beta * m + (1 - beta) * g``
+    with lion-pytorch's rounding: the update is a sign, and a value that rounds
+    to the other side of 0 moves a weight by ``2 lr``. The foreach path uses
+    ``lerp`` (one pass instead of two), which can differ in the last bit, so an
+    element whose interpolation is within an ulp of 0 may take the other sign.
 
     With ``g`` the gradient (Note [gradients] in ``base``)::
 
@@ -53,6 +55,8 @@ class Lion(Optimizer):
         "decoupled_weight_decay": FLAG,
     }
     steps_in_state = False
+
+    splittable = True  # Note [cache batches]
 
     def __init__(
         self,
@@ -112,9 +116,7 @@ class Lion(Optimizer):
         m = bufs["exp_avg"]
         if wd != 0:
             torch._foreach_mul_(params, 1 - lr * wd)
-        update = torch._foreach_mul(m, beta1)
-        torch._foreach_add_(update, grads, alpha=1 - beta1)
+        update = torch._foreach_lerp(m, grads, 1 - beta1)  # one pass; see the class docstring
         torch._foreach_sign_(update)
         foreach_add_scaled_(params, update, -lr)
-        torch._foreach_mul_(m, beta2)
-        torch._foreach_add_(m, grads, alpha=1 - beta2)
+        torch._foreach_lerp_(m, grads, 1 - beta2)

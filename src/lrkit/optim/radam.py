@@ -66,6 +66,8 @@ class RAdam(Optimizer):
         "degenerated_to_sgd": FLAG,
     }
 
+    splittable = True  # Note [cache batches]
+
     def __init__(
         self,
         params: Any,

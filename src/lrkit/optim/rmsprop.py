@@ -57,6 +57,8 @@ class RMSprop(Optimizer):
     }
     supports_complex = True
 
+    splittable = True  # Note [cache batches]
+
     def __init__(
         self,
         params: Any,

@@ -31,6 +31,7 @@ from lrkit.schedules.params import Param
 
 class _ScheduleFree(Optimizer):
     steps_in_state = False
+    splittable = True  # Note [cache batches]
 
     def _beta(self, group: dict[str, Any]) -> float:
         raise NotImplementedError

@@ -1,0 +1,202 @@
+"""Time of one optimizer step on ResNet-50's parameter shapes, lrkit against its peers.
+
+    python benchmarks/optim_step.py                      # every algorithm, CPU
+    python benchmarks/optim_step.py --only adamp lamb --steps 5 --repeat 3
+
+For each algorithm the table prints, per implementation, the median time of
+one step, its ratio to the fastest peer measured in the same run, and its
+ratio to the bytes-moved floor: the minimal bytes per parameter (each input
+read once, each output written once; ``FLOOR_BYTES``) times the parameter
+count, divided by the copy bandwidth measured at the start of the run.
+Peers that are not installed are skipped. Gradients are random, so AdamP's
+and SGDP's projection (which costs the peers more) rarely triggers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lrkit.optim.base import REGISTRY
+
+# minimal bytes moved per fp32 parameter (see issue 7 / docs/optimizers.md)
+FLOOR_BYTES = {
+    "sgd": 20,
+    "adagrad": 20,
+    "rmsprop": 20,
+    "lion": 20,
+    "adam": 28,
+    "adamw": 28,
+    "radam": 28,
+    "adamw_schedulefree": 28,
+    "sgd_schedulefree": 20,
+    "adamp": 40,
+    "lamb": 40,
+    "sgdp": 32,
+}
+
+Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+
+
+def resnet50_shapes() -> list[tuple[int, ...]]:
+    """The parameter shapes of torchvision's ResNet-50 (161 tensors, 25.6M values)."""
+    try:
+        from torchvision.models import resnet50
+
+        return [tuple(p.shape) for p in resnet50().parameters()]
+    except ImportError:  # the same shapes, built by hand
+        shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]
+        cin = 64
+        for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):
+            for b in range(blocks):
+                out = width * 4
+                shapes += [(width, cin, 1, 1), (width,), (width,)]
+                shapes += [(width, width, 3, 3), (width,), (width,)]
+                shapes += [(out, width, 1, 1), (out,), (out,)]
+                if b == 0:
+                    shapes += [(out, cin, 1, 1), (out,), (out,)]
+                cin = out
+        return [*shapes, (1000, 2048), (1000,)]
+
+
+def _peer(module: str, attr: str, **kw: Any) -> Factory | None:
+    """``module.attr(params, **kw)``, or None where the package is not installed."""
+    import importlib
+
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+    return lambda ps: cls(ps, **kw)  # type: ignore[no-any-return]
+
+
+HYPER: dict[str, dict[str, Any]] = {
+    "sgd": dict(lr=0.1, momentum=0.9, weight_decay=1e-4),
+    "adagrad": dict(lr=0.01, weight_decay=1e-4),
+    "rmsprop": dict(lr=0.01, momentum=0.9, weight_decay=1e-4),
+    "adam": dict(lr=1e-3, weight_decay=1e-4),
+    "adamw": dict(lr=1e-3, weight_decay=0.05),
+    "radam": dict(lr=1e-3, weight_decay=1e-4),
+    "adamp": dict(lr=1e-3, weight_decay=1e-2),
+    "sgdp": dict(lr=0.1, momentum=0.9, weight_decay=1e-4),
+    "lion": dict(lr=1e-4, weight_decay=1e-2),
+    "lamb": dict(lr=1e-3, weight_decay=1e-2),
+    "adamw_schedulefree": dict(lr=2.5e-3, weight_decay=1e-2),
+    "sgd_schedulefree": dict(lr=1.0, momentum=0.9, weight_decay=1e-4),
+}
+TORCH = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
+TORCH |= {"adamw": "AdamW", "radam": "RAdam"}
+ADAMP_PEERS = ("adamp", "timm.optim", "pytorch_optimizer", "torch_optimizer")
+PEERS = {  # algorithm -> [(label, module, class)]
+    "adamp": [(m, m, "AdamP") for m in ADAMP_PEERS],
+    "sgdp": [(m, m, "SGDP") for m in ADAMP_PEERS],
+    "lion": [
+        ("lion-pytorch", "lion_pytorch", "Lion"),
+        ("timm", "timm.optim", "Lion"),
+        ("pytorch_optimizer", "pytorch_optimizer", "Lion"),
+    ],
+    "lamb": [("timm", "timm.optim", "Lamb")],
+}
+
+
+def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]]:
+    """(lrkit implementations, peers) for one algorithm, with matching hyperparameters."""
+    k = HYPER[name]
+    cls = REGISTRY[name].cls
+    ours: dict[str, Factory] = {
+        f"lrkit {impl}": (lambda ps, impl=impl: cls(ps, **k, impl=impl))
+        for impl in ("auto", "foreach")
+    }
+    peers: dict[str, Factory | None] = {}
+    if name in TORCH:
+        peers["torch for-loop"] = _peer("torch.optim", TORCH[name], **k, foreach=False)
+        peers["torch foreach"] = _peer("torch.optim", TORCH[name], **k, foreach=True)
+        if name in ("sgd", "adagrad", "adam", "adamw"):
+            peers["torch fused"] = _peer("torch.optim", TORCH[name], **k, fused=True)
+    for label, module, attr in PEERS.get(name, []):
+        peers[label] = _peer(module, attr, **k)
+    if name in ("adamw_schedulefree", "sgd_schedulefree"):
+        attr = "AdamWScheduleFree" if name == "adamw_schedulefree" else "SGDScheduleFree"
+        for fe in (True, False):
+            peers[f"schedulefree foreach={fe}"] = _peer("schedulefree", attr, **k, foreach=fe)
+    return ours, peers
+
+
+def copy_bandwidth(numel: int, repeat: int = 5) -> float:
+    """Bytes per second moved by the faster of ``dst.copy_(src)`` (8 B per float)
+    and ``torch.add(a, b, out=c)`` (12 B per float) on ``numel`` floats."""
+    a, b, c = torch.randn(numel), torch.randn(numel), torch.empty(numel)
+    rates = []
+    for nbytes, op in ((8, lambda: c.copy_(a)), (12, lambda: torch.add(a, b, out=c))):
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            op()
+            best = min(best, time.perf_counter() - t0)
+        rates.append(nbytes * numel / best)
+    return max(rates)
+
+
+def time_step(make: Factory, shapes: list[tuple[int, ...]], steps: int, repeat: int) -> float:
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=gen) * 1e-2
+    opt = make(params)
+    train = getattr(opt, "train", None)
+    if callable(train):
+        train()
+    for _ in range(2):
+        opt.step()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            opt.step()
+        times.append((time.perf_counter() - t0) / steps)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=sorted(FLOOR_BYTES), help="algorithms to time")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timing")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per implementation (median)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    shapes = resnet50_shapes()
+    numel = sum(torch.Size(s).numel() for s in shapes)
+    bandwidth = copy_bandwidth(numel)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; ResNet-50 shapes: "
+        f"{len(shapes)} tensors, {numel / 1e6:.1f}M params; "
+        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s"
+    )
+    print(
+        f"{'algorithm':20} {'implementation':28} {'ms/step':>9} {'x best peer':>12} {'x floor':>8}"
+    )
+    for name in args.only:
+        ours, peers = candidates(name)
+        floor = FLOOR_BYTES[name] * numel / bandwidth
+        peer_times = {
+            n: time_step(m, shapes, args.steps, args.repeat) for n, m in peers.items() if m
+        }
+        best = min(peer_times.values()) if peer_times else float("nan")
+        rows = {
+            **{n: time_step(m, shapes, args.steps, args.repeat) for n, m in ours.items()},
+            **peer_times,
+        }
+        for impl, t in rows.items():
+            print(f"{name:20} {impl:28} {t * 1e3:9.1f} {t / best:12.2f} {t / floor:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
