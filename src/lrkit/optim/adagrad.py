@@ -81,10 +81,9 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         init = group["initial_accumulator_value"]
         value = complex(init, init) if p.is_complex() else init
-        return {
-            **super()._init_state(p, group),
-            "sum": torch.full_like(p, value, memory_format=torch.preserve_format),
-        }
+        state = super()._init_state(p, group)
+        state["sum"].fill_(value)
+        return state
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("sum",)

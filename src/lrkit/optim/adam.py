@@ -19,9 +19,11 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     foreach_add_scaled_,
+    foreach_weight_decay_,
     grads_of,
     register,
     torch_fused_ok,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -81,12 +83,6 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = super()._init_state(p, group)
-        for key in self._buffers(group):
-            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return (
             ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -97,18 +93,9 @@ class Adam(Optimizer):
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
     ) -> None:
-        lr, (beta1, beta2), eps, wd = (
-            group["lr"],
-            group["betas"],
-            group["eps"],
-            group["weight_decay"],
-        )
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v = buf["exp_avg"], buf["exp_avg_sq"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                g = g.add(p, alpha=wd)
+        g = weight_decay_(group, p, g)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         if group["amsgrad"]:
@@ -130,18 +117,9 @@ class Adam(Optimizer):
         bufs: Buffers,
         steps: list[float],
     ) -> None:
-        lr, (beta1, beta2), eps, wd = (
-            group["lr"],
-            group["betas"],
-            group["eps"],
-            group["weight_decay"],
-        )
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=wd)
+        grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_lerp_(m, grads, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)

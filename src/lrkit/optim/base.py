@@ -251,7 +251,11 @@ class Optimizer(torch.optim.Optimizer):
     # -- what an algorithm supplies ---------------------------------------------
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": torch.tensor(0.0)} if self.steps_in_state else {}
+        """``step`` (Note [step counter]) and a zero tensor for each of ``_buffers``."""
+        state: dict[str, Any] = {"step": torch.tensor(0.0)} if self.steps_in_state else {}
+        for key in self._buffers(group):
+            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ()
@@ -377,6 +381,31 @@ def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tenso
         torch._foreach_add_(params, torch._foreach_mul(xs, scale.to(params[0].device)))
     else:
         torch._foreach_add_(params, xs, alpha=scale)
+
+
+def weight_decay_(group: dict[str, Any], p: Tensor, g: Tensor) -> Tensor:
+    """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group's
+    ``decoupled_weight_decay``, else ``g <- g + wd p``; returns ``g``."""
+    lr, wd = group["lr"], group["weight_decay"]
+    if wd == 0:
+        return g
+    if group["decoupled_weight_decay"]:
+        p.mul_(1 - lr * wd)
+        return g
+    return g.add(p, alpha=wd)
+
+
+def foreach_weight_decay_(
+    group: dict[str, Any], params: TensorList, grads: TensorList
+) -> TensorList:
+    """:func:`weight_decay_` on lists."""
+    lr, wd = group["lr"], group["weight_decay"]
+    if wd == 0:
+        return grads
+    if group["decoupled_weight_decay"]:
+        torch._foreach_mul_(params, 1 - lr * wd)
+        return grads
+    return torch._foreach_add(grads, params, alpha=wd)
 
 
 def torch_fused_ok(params: TensorList) -> bool:

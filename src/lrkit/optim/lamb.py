@@ -132,10 +132,6 @@ class Lamb(Optimizer):
         group["step"].add_(1)
         super()._group_step(group, params, coef)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        zeros = torch.zeros_like
-        return {"exp_avg": zeros(p, memory_format=torch.preserve_format), "exp_avg_sq": zeros(p)}
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
 

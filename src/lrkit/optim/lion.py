@@ -89,9 +89,6 @@ class Lion(Optimizer):
         wd: float = group["weight_decay"]
         return wd / self._init_lr if group["decoupled_weight_decay"] else wd
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format)}
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg",)
 

@@ -19,7 +19,9 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_weight_decay_,
     register,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -108,12 +110,6 @@ class RAdam(Optimizer):
                 "torch's variant always takes the un-rectified step"
             )
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = super()._init_state(p, group)
-        for key in self._buffers(group):
-            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
 
@@ -145,11 +141,8 @@ class RAdam(Optimizer):
         m, v = buf["exp_avg"], buf["exp_avg_sq"]
         rectified, factor = self._coefficients(group, step)
         official = group["variant"] == "official"
-        if wd != 0 and not official:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                g = g.add(p, alpha=wd)
+        if not official:
+            g = weight_decay_(group, p, g)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         if factor == 0.0:
@@ -174,11 +167,8 @@ class RAdam(Optimizer):
         )
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         official = group["variant"] == "official"
-        if wd != 0 and not official:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=wd)
+        if not official:
+            grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_lerp_(m, grads, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)

@@ -86,12 +86,6 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = super()._init_state(p, group)
-        for key in self._buffers(group):
-            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         keys: tuple[str, ...] = ("square_avg",)
         if group["momentum"] > 0:

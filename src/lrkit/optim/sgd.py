@@ -114,11 +114,6 @@ class SGD(Optimizer):
     def _key(self, group: dict[str, Any]) -> str:
         return "momentum_buffer" if group["momentum_form"] == "torch" else "velocity"
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        if group["momentum"] == 0:
-            return {}
-        return {self._key(group): torch.zeros_like(p, memory_format=torch.preserve_format)}
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return () if group["momentum"] == 0 else (self._key(group),)
 

@@ -86,9 +86,6 @@ class SGDP(Optimizer):
         )
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"momentum": torch.zeros_like(p, memory_format=torch.preserve_format)}
-
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum",)
 
