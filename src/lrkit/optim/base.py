@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
@@ -473,12 +472,3 @@ def lookup(name: str) -> OptimizerInfo:
             + did_you_mean(key, list(REGISTRY))
         )
     return REGISTRY[key]
-
-
-def is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def params_of(model_or_params: Any) -> Iterable[Any]:
-    parameters = getattr(model_or_params, "parameters", None)
-    return parameters() if callable(parameters) else model_or_params  # type: ignore[no-any-return]
