@@ -19,7 +19,6 @@ from lrkit.optim.base import (
     foreach_add_scaled_,
     grads_of,
     register,
-    torch_fused_ok,
 )
 from lrkit.schedules.params import Param
 
@@ -124,8 +123,8 @@ class Adagrad(Optimizer):
         else:
             torch._foreach_addcdiv_(params, grads, std, [-lr * d for d in decay])
 
-    def _torch_kernel(self, group: dict[str, Any], params: list[Tensor]) -> str | None:
-        return "adagrad" if self.impl == "auto" and torch_fused_ok(params) else None
+    def _torch_kernel(self, group: dict[str, Any]) -> bool:
+        return True
 
     def _torch_step(
         self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]

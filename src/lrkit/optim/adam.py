@@ -22,7 +22,6 @@ from lrkit.optim.base import (
     foreach_weight_decay_,
     grads_of,
     register,
-    torch_fused_ok,
     weight_decay_,
 )
 from lrkit.schedules.params import Param
@@ -136,8 +135,8 @@ class Adam(Optimizer):
         else:
             torch._foreach_addcdiv_(params, m, denom, [-lr / (1 - beta1**t) for t in steps])
 
-    def _torch_kernel(self, group: dict[str, Any], params: list[Tensor]) -> str | None:
-        return "adam" if self.impl == "auto" and torch_fused_ok(params) else None
+    def _torch_kernel(self, group: dict[str, Any]) -> bool:
+        return True
 
     def _torch_step(
         self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]

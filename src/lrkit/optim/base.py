@@ -183,7 +183,7 @@ class Optimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             for p in params:
-                if p.grad is not None and p.grad.is_sparse:
+                if cast(Tensor, p.grad).is_sparse:
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
             self._group_step(group, params, coef)
         return loss
@@ -206,7 +206,12 @@ class Optimizer(torch.optim.Optimizer):
         for p, state in zip(params, states, strict=True):
             if not state:
                 state.update(self._init_state(p, group))
-        if self._torch_kernel(group, params) is not None and coef is None:
+        if (
+            self.impl == "auto"
+            and coef is None
+            and self._torch_kernel(group)
+            and torch_fused_ok(params)
+        ):
             self._torch_step(group, params, states)
             return
         steps: list[float] = []
@@ -274,9 +279,10 @@ class Optimizer(torch.optim.Optimizer):
     ) -> None:
         raise NotImplementedError
 
-    def _torch_kernel(self, group: dict[str, Any], params: list[Tensor]) -> str | None:
-        """Name of a torch.optim kernel ``auto`` may use for this group, if any."""
-        return None
+    def _torch_kernel(self, group: dict[str, Any]) -> bool:
+        """Whether torch.optim has a fused kernel for this group's update, which
+        ``auto`` runs (through ``_torch_step``) when :func:`torch_fused_ok`."""
+        return False
 
     def _torch_step(
         self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]

@@ -19,7 +19,6 @@ from lrkit.optim.base import (
     foreach_add_scaled_,
     grads_of,
     register,
-    torch_fused_ok,
 )
 from lrkit.schedules.params import Param
 
@@ -178,9 +177,8 @@ class SGD(Optimizer):
         else:
             torch._foreach_add_(params, v)
 
-    def _torch_kernel(self, group: dict[str, Any], params: list[Tensor]) -> str | None:
-        ok = self.impl == "auto" and group["momentum_form"] == "torch" and torch_fused_ok(params)
-        return "sgd" if ok else None
+    def _torch_kernel(self, group: dict[str, Any]) -> bool:
+        return group["momentum_form"] == "torch"  # type: ignore[no-any-return]
 
     def _torch_step(
         self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
