@@ -189,13 +189,18 @@ class Optimizer(torch.optim.Optimizer):
         return loss
 
     def _clip_coef(self) -> Tensor | None:
-        """torch.nn.utils.clip_grad_norm_'s coefficient over every group (Note [gradients])."""
+        """The factor on every gradient under ``max_grad_norm`` (Note [gradients]), or None."""
         if self.max_grad_norm is None:
             return None
         grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
         if not grads:
             return None
-        return clip_coefficient(grads, self.max_grad_norm)
+        return self._clip_rule(global_norm(grads), self.max_grad_norm)
+
+    def _clip_rule(self, norm: Tensor, max_norm: float) -> Tensor:
+        """torch.nn.utils.clip_grad_norm_'s: ``min(1, max_norm / (norm + 1e-6))``."""
+        coef: Tensor = (max_norm / (norm + 1e-6)).clamp(max=1.0)
+        return coef
 
     def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
         """Initialise state, count the step, then run the chosen implementation."""
@@ -345,16 +350,15 @@ def cache_batches(
     return [(b, s if steps else []) for b, s in batches]
 
 
-def clip_coefficient(grads: TensorList, max_norm: float) -> Tensor:
-    """``min(1, max_norm / (||g||_2 + 1e-6))`` over all ``grads``, as clip_grad_norm_ does."""
+def global_norm(grads: TensorList) -> Tensor:
+    """The 2-norm of all ``grads`` together, on the first one's device."""
     by_device: dict[torch.device, list[Tensor]] = {}
     for g in grads:
         by_device.setdefault(g.device, []).append(g)
     device = grads[0].device
     norms = [n.to(device) for gs in by_device.values() for n in torch._foreach_norm(gs, 2.0)]
-    total = torch.linalg.vector_norm(torch.stack(norms), 2.0)
-    coef: Tensor = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    return coef
+    total: Tensor = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    return total
 
 
 def prepare_grad(grad: Tensor, maximize: bool, coef: Tensor | None) -> Tensor:

@@ -114,16 +114,9 @@ class Lamb(Optimizer):
         )
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
 
-    def _clip_coef(self) -> Tensor | None:
+    def _clip_rule(self, norm: Tensor, max_norm: float) -> Tensor:
         """timm's rule: divide by ``max(1, norm / max_grad_norm)`` (no 1e-6 term)."""
-        if self.max_grad_norm is None:
-            return None
-        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
-        if not grads:
-            return None
-        norms = torch._foreach_norm(grads)
-        total = torch.linalg.vector_norm(torch.stack([n.to(grads[0].device) for n in norms]))
-        coef: Tensor = 1.0 / (total / self.max_grad_norm).clamp_(min=1.0)
+        coef: Tensor = 1.0 / (norm / max_norm).clamp_(min=1.0)
         return coef
 
     def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
