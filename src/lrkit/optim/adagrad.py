@@ -17,8 +17,10 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     foreach_add_scaled_,
+    foreach_weight_decay_,
     grads_of,
     register,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -90,9 +92,8 @@ class Adagrad(Optimizer):
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
     ) -> None:
-        lr, wd, s = group["lr"], group["weight_decay"], buf["sum"]
-        if wd != 0:
-            g = g.add(p, alpha=wd)
+        lr, s = group["lr"], buf["sum"]
+        g = weight_decay_(group, p, g)
         clr = lr / (1 + (step - 1) * group["lr_decay"])
         s.addcmul_(g, g, value=1)
         std = s.sqrt().add_(group["eps"])
@@ -109,9 +110,8 @@ class Adagrad(Optimizer):
         bufs: Buffers,
         steps: list[float],
     ) -> None:
-        lr, wd, s = group["lr"], group["weight_decay"], bufs["sum"]
-        if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+        lr, s = group["lr"], bufs["sum"]
+        grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_addcmul_(s, grads, grads, value=1)
         std = torch._foreach_sqrt(s)
         torch._foreach_add_(std, group["eps"])

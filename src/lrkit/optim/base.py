@@ -393,12 +393,12 @@ def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tenso
 
 
 def weight_decay_(group: dict[str, Any], p: Tensor, g: Tensor) -> Tensor:
-    """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group's
-    ``decoupled_weight_decay``, else ``g <- g + wd p``; returns ``g``."""
+    """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group has a
+    true ``decoupled_weight_decay``, else ``g <- g + wd p`` (L2); returns ``g``."""
     lr, wd = group["lr"], group["weight_decay"]
     if wd == 0:
         return g
-    if group["decoupled_weight_decay"]:
+    if group.get("decoupled_weight_decay", False):
         p.mul_(1 - lr * wd)
         return g
     return g.add(p, alpha=wd)
@@ -411,7 +411,7 @@ def foreach_weight_decay_(
     lr, wd = group["lr"], group["weight_decay"]
     if wd == 0:
         return grads
-    if group["decoupled_weight_decay"]:
+    if group.get("decoupled_weight_decay", False):
         torch._foreach_mul_(params, 1 - lr * wd)
         return grads
     return torch._foreach_add(grads, params, alpha=wd)

@@ -18,7 +18,9 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_weight_decay_,
     register,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -97,9 +99,8 @@ class RMSprop(Optimizer):
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
     ) -> None:
-        lr, alpha, eps, wd = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
-        if wd != 0:
-            g = g.add(p, alpha=wd)
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        g = weight_decay_(group, p, g)
         r = buf["square_avg"]
         r.mul_(alpha).addcmul_(g, g, value=1 - alpha)
         if group["centered"]:
@@ -122,9 +123,8 @@ class RMSprop(Optimizer):
         bufs: Buffers,
         steps: list[float],
     ) -> None:
-        lr, alpha, eps, wd = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
-        if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        grads = foreach_weight_decay_(group, params, grads)
         r = bufs["square_avg"]
         torch._foreach_mul_(r, alpha)
         torch._foreach_addcmul_(r, grads, grads, value=1 - alpha)

@@ -16,7 +16,9 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     as_float,
+    foreach_weight_decay_,
     register,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -90,8 +92,7 @@ class _ScheduleFree(Optimizer):
         lr, ckp1 = self._now
         y, z = p, buf["z"]
         g = self._normalize(group, g, buf)
-        if group["weight_decay"] != 0:
-            g = g.add(y, alpha=group["weight_decay"])
+        g = weight_decay_(group, y, g)
         y.lerp_(z, ckp1)
         y.add_(g, alpha=lr * (self._beta(group) * (1 - ckp1) - 1))
         z.sub_(g, alpha=lr)
@@ -112,8 +113,7 @@ class _ScheduleFree(Optimizer):
         lr, ckp1 = self._now
         z = bufs["z"]
         grads = self._foreach_normalize(group, grads, bufs)
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_lerp_(params, z, ckp1)
         torch._foreach_add_(params, grads, alpha=lr * (self._beta(group) * (1 - ckp1) - 1))
         torch._foreach_sub_(z, grads, alpha=lr)

@@ -17,8 +17,10 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_weight_decay_,
     grads_of,
     register,
+    weight_decay_,
 )
 from lrkit.schedules.params import Param
 
@@ -119,9 +121,8 @@ class SGD(Optimizer):
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
     ) -> None:
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd != 0:
-            g = g.add(p, alpha=wd)
+        lr, mu = group["lr"], group["momentum"]
+        g = weight_decay_(group, p, g)
         if mu == 0:
             add_scaled_(p, g, -lr)
             return
@@ -150,9 +151,8 @@ class SGD(Optimizer):
         bufs: Buffers,
         steps: list[float],
     ) -> None:
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+        lr, mu = group["lr"], group["momentum"]
+        grads = foreach_weight_decay_(group, params, grads)
         if mu == 0:
             foreach_add_scaled_(params, grads, -lr)
             return
@@ -160,10 +160,11 @@ class SGD(Optimizer):
         if form == "torch":
             b = bufs["momentum_buffer"]
             torch._foreach_mul_(b, mu)
-            first = [1.0 if id(p) in self._fresh else 1 - group["dampening"] for p in params]
-            torch._foreach_add_(
-                b, torch._foreach_mul(grads, first) if group["dampening"] else grads
-            )
+            if group["dampening"]:  # torch's first step takes the gradient undampened
+                first = [1.0 if id(p) in self._fresh else 1 - group["dampening"] for p in params]
+                torch._foreach_add_(b, torch._foreach_mul(grads, first))
+            else:
+                torch._foreach_add_(b, grads)
             step = torch._foreach_add(grads, b, alpha=mu) if group["nesterov"] else b
             foreach_add_scaled_(params, step, -lr)
             return
