@@ -76,7 +76,7 @@ def foreach_projection_(
     delta: float,
     eps: float,
     wd_ratio: float,
-) -> list[float] | TensorList:
+) -> list[Tensor]:
     """:func:`projection_` on each tensor with more than one dimension; the weight-decay factors."""
     factors: list[Tensor] = []
     one = ratio = torch.ones(())
@@ -88,6 +88,13 @@ def foreach_projection_(
             continue
         factors.append(torch.where(projection_(p, g, u, delta, eps), ratio, one))
     return factors
+
+
+def foreach_decay_(params: TensorList, factors: list[Tensor], rate: float | Tensor) -> None:
+    """``p <- p * (1 - rate * r)`` with each tensor's weight-decay factor ``r``."""
+    decay = torch._foreach_mul(factors, -rate)
+    torch._foreach_add_(decay, 1.0)
+    torch._foreach_mul_(params, decay)
 
 
 @register("adamp", "Adam with the AdamP projection for scale-invariant weights", "adamp.AdamP")
@@ -194,8 +201,6 @@ class AdamP(Optimizer):
             u = torch._foreach_div(m, denom)
         factors = foreach_projection_(params, grads, u, group["delta"], eps, group["wd_ratio"])
         if wd > 0:
-            decay = torch._foreach_mul(factors, -lr * wd)  # type: ignore[arg-type]
-            torch._foreach_add_(decay, 1.0)
-            torch._foreach_mul_(params, decay)
+            foreach_decay_(params, factors, lr * wd)
         torch._foreach_mul_(u, [1 / (1 - beta1**t) for t in steps])
         foreach_add_scaled_(params, u, -lr)

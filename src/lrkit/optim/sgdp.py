@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from lrkit.optim.adamp import foreach_projection_, projection
+from lrkit.optim.adamp import foreach_decay_, foreach_projection_, projection
 from lrkit.optim.base import (
     FLAG,
     LR,
@@ -121,7 +121,5 @@ class SGDP(Optimizer):
             params, grads, u, group["delta"], group["eps"], group["wd_ratio"]
         )
         if wd > 0:
-            decay = torch._foreach_mul(factors, -lr * wd / (1 - mu))  # type: ignore[arg-type]
-            torch._foreach_add_(decay, 1.0)
-            torch._foreach_mul_(params, decay)
+            foreach_decay_(params, factors, lr * wd / (1 - mu))
         foreach_add_scaled_(params, u, -lr)
