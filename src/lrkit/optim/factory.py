@@ -8,10 +8,8 @@ from typing import Any
 
 from torch import Tensor
 
-from lrkit.optim.base import Optimizer, lookup
+from lrkit.optim.base import LR, NONNEG, POSITIVE, Optimizer, lookup
 from lrkit.schedules.params import Param, normalize
-
-_POSITIVE = Param("float", lo=0.0, lo_open=True)
 
 
 def layer_key(name: str) -> str:
@@ -56,10 +54,8 @@ def create_optimizer(
         opt = create_optimizer(model, "adamw", lr=3e-4, weight_decay=0.05, layer_decay=0.75)
     """
     info = lookup(name)
-    lr = normalize("create_optimizer", "lr", Param("float", lo=0.0), lr)
-    weight_decay = normalize(
-        "create_optimizer", "weight_decay", Param("float", lo=0.0), weight_decay
-    )
+    lr = normalize("create_optimizer", "lr", LR, lr)
+    weight_decay = normalize("create_optimizer", "weight_decay", NONNEG, weight_decay)
     if layer_decay is not None:
         layer_decay = normalize(
             "create_optimizer",
@@ -78,7 +74,7 @@ def create_optimizer(
                 "create_optimizer: `layer_decay` needs a model (with named_parameters), "
                 "got parameters"
             )
-        groups = _given_groups(model_or_params, lr, weight_decay)
+        groups = _given_groups(model_or_params, lr)
     return info.cls(groups, lr=lr, weight_decay=weight_decay, **kwargs)  # type: ignore[call-arg]
 
 
@@ -113,7 +109,7 @@ def _model_groups(
     return list(groups.values())
 
 
-def _given_groups(params: Any, lr: float, weight_decay: float) -> list[Any]:
+def _given_groups(params: Any, lr: float) -> list[Any]:
     if isinstance(params, Tensor):
         params = [params]
     items = list(params)
@@ -122,7 +118,7 @@ def _given_groups(params: Any, lr: float, weight_decay: float) -> list[Any]:
         for given in items:
             g = dict(given)
             if "lr_scale" in g:
-                scale = normalize("create_optimizer", "lr_scale", _POSITIVE, g["lr_scale"])
+                scale = normalize("create_optimizer", "lr_scale", POSITIVE, g["lr_scale"])
                 g["lr"] = g.get("lr", lr) * scale
             out.append(g)
         return out
