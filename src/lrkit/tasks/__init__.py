@@ -1,0 +1,23 @@
+"""Built-in tasks that need no download, each deterministic given a seed.
+
+>>> sorted(t.name for t in list_tasks())[:3]
+['beale', 'digits', 'mnist1d']
+"""
+
+from __future__ import annotations
+
+from lrkit.tasks import classify, functions
+from lrkit.tasks.base import Batches, Task, TaskInfo, list_tasks, make_task
+from lrkit.tasks.functions import SURFACES, Surface
+
+__all__ = [
+    "SURFACES",
+    "Batches",
+    "Surface",
+    "Task",
+    "TaskInfo",
+    "classify",
+    "functions",
+    "list_tasks",
+    "make_task",
+]
