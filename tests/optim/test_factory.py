@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -103,3 +105,22 @@ def test_list_optimizers_describes_every_class() -> None:
         "AdamWScheduleFree", "SGDScheduleFree",
     }  # fmt: skip
     assert all(i.description and i.reference for i in infos)
+
+
+def test_parse_spec() -> None:
+    from lrkit.optim import parse_spec
+
+    assert parse_spec("sgd") == ("sgd", {})
+    assert parse_spec(" lamb(betas=(0.9, 0.99), trust_clip=True) ") == (
+        "lamb",
+        {"betas": (0.9, 0.99), "trust_clip": True},
+    )
+    for bad, message in [
+        ("sgdd", "did you mean 'sgd'"),
+        ("sgd(0.1)", "expected name or name(key=value, ...)"),
+        ("sgd(lr=x)", "`lr` must be a literal"),
+        ("sgd(", "malformed optimizer spec"),
+        ("a.b", "expected name"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_spec(bad)

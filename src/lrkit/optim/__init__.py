@@ -12,7 +12,7 @@ from lrkit.optim.adagrad import Adagrad
 from lrkit.optim.adam import Adam, AdamW
 from lrkit.optim.adamp import AdamP
 from lrkit.optim.base import Optimizer, OptimizerInfo, list_optimizers
-from lrkit.optim.factory import create_optimizer
+from lrkit.optim.factory import create_optimizer, parse_spec
 from lrkit.optim.lamb import Lamb
 from lrkit.optim.lion import Lion
 from lrkit.optim.radam import RAdam
@@ -38,4 +38,5 @@ __all__ = [
     "SGDScheduleFree",
     "create_optimizer",
     "list_optimizers",
+    "parse_spec",
 ]

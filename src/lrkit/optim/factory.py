@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +11,38 @@ from torch import Tensor
 
 from lrkit.optim.base import LR, NONNEG, POSITIVE, Optimizer, lookup
 from lrkit.schedules.params import Param, normalize
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """An optimizer spec: ``"sgd(momentum=0.9)"`` -> ``("sgd", {"momentum": 0.9})``.
+
+    The name must be registered (:func:`list_optimizers`); arguments are
+    keyword literals, passed on to the constructor.
+
+    >>> parse_spec("adamw(betas=(0.9, 0.95), weight_decay=0.1)")
+    ('adamw', {'betas': (0.9, 0.95), 'weight_decay': 0.1})
+    """
+    try:
+        node = ast.parse(spec.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(
+            f"malformed optimizer spec {spec!r}: {exc.msg} (column {exc.offset})"
+        ) from exc
+    call = node if isinstance(node, ast.Call) else None
+    target = call.func if call else node
+    if not isinstance(target, ast.Name) or (call and call.args):
+        raise ValueError(
+            f"malformed optimizer spec {spec!r}: expected name or name(key=value, ...), "
+            "e.g. 'sgd(momentum=0.9)'"
+        )
+    kwargs: dict[str, Any] = {}
+    for kw in call.keywords if call else ():
+        try:
+            kwargs[str(kw.arg)] = ast.literal_eval(kw.value)
+        except ValueError as exc:
+            raise ValueError(f"optimizer spec {spec!r}: `{kw.arg}` must be a literal") from exc
+    lookup(target.id)  # unknown names raise with a suggestion
+    return target.id, kwargs
 
 
 def layer_key(name: str) -> str:

@@ -67,11 +67,12 @@ class Param:
             right = ")" if self.hi_open else "]"
             what = "an integer" if self.kind == "int" else "a number"
             return f"{what} in {left}{_num(self.lo)}, {_num(self.hi)}{right}"
+        article = "an" if noun[0] in "aeiou" else "a"
         if self.lo is not None:
-            return f"a {noun} {'>' if self.lo_open else '>='} {_num(self.lo)}"
+            return f"{article} {noun} {'>' if self.lo_open else '>='} {_num(self.lo)}"
         if self.hi is not None:
-            return f"a {noun} {'<' if self.hi_open else '<='} {_num(self.hi)}"
-        return f"a {noun}"
+            return f"{article} {noun} {'<' if self.hi_open else '<='} {_num(self.hi)}"
+        return f"{article} {noun}"
 
 
 def _plural(desc: str) -> str:
