@@ -24,6 +24,9 @@ _LAZY = {
     "training_steps": "lrkit.horizon",
     "check_horizon": "lrkit.horizon",
     "HorizonWarning": "lrkit.horizon",
+    "scale_lr": "lrkit.scaling",
+    "range_test": "lrkit.tools.range_test",
+    "RangeTestResult": "lrkit.tools.range_test",
 }
 
 
@@ -40,13 +43,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "HorizonWarning",
+    "RangeTestResult",
     "Schedule",
     "ScheduledLR",
     "__version__",
     "check_horizon",
     "parse",
     "plot_schedules",
+    "range_test",
     "sample",
+    "scale_lr",
     "schedules",
     "steps_per_epoch",
     "training_steps",

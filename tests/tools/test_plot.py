@@ -25,7 +25,7 @@ def test_plot_writes_a_wide_png_and_svg(tmp_path: Path) -> None:
 def test_plot_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="`schedules` must not be empty"):
         plot_schedules([], tmp_path / "x.png")
-    with pytest.raises(ValueError, match=r"`output` must end in .png, .svg or .pdf"):
+    with pytest.raises(ValueError, match=r"`output` must end in .png, .svg, .pdf"):
         plot_schedules([Cosine(10)], tmp_path / "x.jpg")
     with pytest.raises(ValueError, match="one entry per schedule"):
         plot_schedules([Cosine(10)], tmp_path / "x.png", labels=["a", "b"])

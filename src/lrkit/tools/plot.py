@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import numpy as np
 
 from lrkit.extras import require
 from lrkit.schedules import Schedule
+from lrkit.tools.sources import Curve, schedule_curve
+
+FORMATS = (".png", ".svg", ".pdf")
 
 
 def default_steps(schedules: Sequence[Schedule], fallback: int = 1000) -> int:
@@ -26,6 +30,28 @@ def sample(schedule: Schedule, steps: int) -> tuple[np.ndarray, np.ndarray]:
     return t, schedule(t)
 
 
+def check_output(owner: str, output: str | Path, suffixes: Sequence[str] = FORMATS) -> Path:
+    """``output`` as a Path, after checking its suffix and that it can be written.
+
+    Checked before any work, so a long run does not fail at its last line:
+    missing folders are created and the file is opened for appending (a
+    file created by the check is removed again).
+    """
+    path = Path(output)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{owner}: `output` must end in {', '.join(suffixes)}, got {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise ValueError(f"{owner}: cannot write `output` {path}: {exc}") from exc
+    return path
+
+
 def plot_schedules(
     schedules: Sequence[Schedule],
     output: str | Path,
@@ -34,11 +60,13 @@ def plot_schedules(
     log: bool = False,
     labels: Sequence[str] | None = None,
     title: str | None = None,
+    steps_per_epoch: int | None = None,
 ) -> Path:
     """Draw ``schedules`` on one figure and write it to ``output`` (PNG, SVG or PDF).
 
     Each curve is labelled with its spec; dotted lines mark phase boundaries.
-    The PNG is 1200 px wide.
+    One-cycle schedules also draw their momentum on a second axis. The PNG
+    is 1200 px wide.
     """
     if not schedules:
         raise ValueError("plot_schedules: `schedules` must not be empty")
@@ -48,35 +76,90 @@ def plot_schedules(
             f"plot_schedules: `labels` must have one entry per schedule "
             f"({len(schedules)}), got {len(labels)}"
         )
-    output = Path(output)
-    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ValueError(f"plot_schedules: `output` must end in .png, .svg or .pdf, got {output}")
     steps = steps if steps is not None else default_steps(schedules)
-    mpl = require("matplotlib")
-    mpl.use("Agg")
+    sample(schedules[0], steps)  # checks steps
+    curves = [schedule_curve(s, steps, label) for s, label in zip(schedules, labels)]
+    return plot_curves(curves, output, log=log, title=title, steps_per_epoch=steps_per_epoch)
+
+
+def plot_curves(
+    curves: Sequence[Curve],
+    output: str | Path,
+    *,
+    log: bool = False,
+    title: str | None = None,
+    steps_per_epoch: int | None = None,
+) -> Path:
+    """Draw sampled curves (:mod:`lrkit.tools.sources`): lr on the left axis, momentum on the right.
+
+    Phase boundaries are dotted and labelled with their step (or epoch, when
+    ``steps_per_epoch`` puts epochs on the x axis). The title is the spec(s).
+    """
+    if not curves:
+        raise ValueError("plot_curves: `curves` must not be empty")
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, int)
+        or steps_per_epoch < 1
+    ):
+        raise ValueError(
+            f"plot_curves: `steps_per_epoch` must be a positive integer, got {steps_per_epoch!r}"
+        )
+    output = check_output("plot_curves", output)
+    require("matplotlib").use("Agg")
     plt = require("matplotlib.pyplot")
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    scale = float(steps_per_epoch or 1)
+    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
     try:
-        for schedule, label in zip(schedules, labels):
-            t, v = sample(schedule, steps)
-            (line,) = ax.plot(t, v, label=_shorten(label), linewidth=1.8)
-            for b in schedule.breakpoints():
-                if 0 < b < steps:
-                    ax.axvline(b, color=line.get_color(), linestyle=":", linewidth=0.9, alpha=0.7)
+        right = ax.twinx() if any(c.momentum is not None for c in curves) else None
+        last = max(len(c.values) - 1 for c in curves) / scale
+        for i, curve in enumerate(curves):
+            x = curve.steps / scale
+            color = f"C{i}"
+            ax.plot(x, curve.values, label=_shorten(curve.label), linewidth=1.8, color=color)
+            if right is not None and curve.momentum is not None:
+                right.plot(x, curve.momentum, linestyle="--", linewidth=1.2, color=color,
+                           label=f"momentum: {_shorten(curve.label, 40)}")  # fmt: skip
+            _mark_phases(ax, curve, scale, last, color, row=i)
         if log:
             ax.set_yscale("log")
-        ax.set_xlabel("step t (optimizer updates applied)")
-        ax.set_ylabel("value (x base lr)")
-        ax.set_xlim(0, steps)
+        unit = "epoch" if steps_per_epoch else "step t (optimizer updates applied)"
+        ax.set_xlabel(unit if not steps_per_epoch else f"epoch ({steps_per_epoch} steps each)")
+        ax.set_ylabel("lr" if any(c.absolute for c in curves) else "lr (x base lr)")
+        ax.set_xlim(0, last)
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-        ax.set_title(title or (_shorten(labels[0], 90) if len(labels) == 1 else "lrkit schedules"))
+        handles, names = ax.get_legend_handles_labels()
+        if right is not None:
+            right.set_ylabel("momentum / beta1 (dashed)")
+            more = right.get_legend_handles_labels()
+            handles, names = handles + more[0], names + more[1]
+        ax.legend(handles, names, loc="best", fontsize=8)
+        ax.set_title(title or _title([c.label for c in curves]), fontsize=10)
         fig.tight_layout()
         output.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(output)
     finally:
         plt.close(fig)
     return output
+
+
+def _mark_phases(ax: object, curve: Curve, scale: float, last: float, color: str, row: int) -> None:
+    """Dotted lines at the phase boundaries, each labelled with where it falls."""
+    for b in curve.breakpoints:
+        x = b / scale
+        if 0 < x < last:
+            ax.axvline(x, color=color, linestyle=":", linewidth=0.9, alpha=0.7)  # type: ignore[attr-defined]
+            text = f"epoch {x:g}" if scale != 1 else f"t={x:g}"
+            ax.annotate(  # type: ignore[attr-defined]
+                text, xy=(x, 1.0 - 0.04 * row), xycoords=("data", "axes fraction"),
+                xytext=(2, -10), textcoords="offset points", fontsize=7, color=color,
+            )  # fmt: skip
+
+
+def _title(labels: Sequence[str]) -> str:
+    text = labels[0] if len(labels) == 1 else "  |  ".join(labels)
+    lines = textwrap.wrap(text, 110)
+    return "\n".join(lines[:3]) + (" ..." if len(lines) > 3 else "")
 
 
 def _shorten(text: str, width: int = 70) -> str:

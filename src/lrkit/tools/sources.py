@@ -1,0 +1,223 @@
+"""Where a plotted curve comes from: a spec, a JSON/YAML file, or another library's scheduler.
+
+:func:`load` turns one source string into a :class:`Curve` (values at steps
+``0 .. steps``), so ``lrkit plot`` can put lrkit schedules and the schedulers
+they replace on one figure:
+
+* a spec, ``"cosine(steps=1000, end=0.1)"`` (what :func:`lrkit.schedules.parse`
+  reads and ``str(schedule)`` writes): values are multiples of the base lr;
+* a ``.json``/``.yaml``/``.yml`` file holding a schedule's dict form
+  (``Schedule.to_dict()``) or spec string, or a list of them (one curve each);
+* ``LIB:NAME`` for a drop-in scheduler of :mod:`lrkit.compat`, with its
+  keyword arguments inline (``"torch:OneCycleLR(max_lr=1.0, total_steps=100)"``)
+  and/or in ``options`` (the CLI's ``--num-warmup-steps 100`` flags).
+  ``LIB`` is ``torch``, ``transformers``, ``timm``, ``keras`` or ``optax``;
+  ``NAME`` is any of that module's public names, or a short name:
+  Hugging Face's ``get_scheduler`` names (``transformers:cosine``) and timm's
+  ``--sched`` names (``timm:cosine``). Torch-style schedulers are stepped on
+  an SGD optimizer with lr 1 and momentum 0.9, so their values are absolute
+  lrs unless they scale a base lr of 1; the momentum they set is recorded.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrkit.extras import require
+from lrkit.schedules import Schedule, parse
+from lrkit.schedules.params import did_you_mean
+
+LIBRARIES = ("torch", "transformers", "timm", "keras", "optax")
+FILE_SUFFIXES = (".json", ".yaml", ".yml")
+TIMM_NAMES = {
+    "cosine": "CosineLRScheduler",
+    "tanh": "TanhLRScheduler",
+    "poly": "PolyLRScheduler",
+    "step": "StepLRScheduler",
+    "multistep": "MultiStepLRScheduler",
+}
+# keyword arguments that say how long a compat scheduler runs (for the default steps)
+HORIZON_KEYS = (
+    "num_training_steps", "total_steps", "T_max", "T_0", "t_initial", "decay_steps",
+    "first_decay_steps", "transition_steps", "total_iters",
+)  # fmt: skip
+
+
+class SourceError(ValueError):
+    """A source that cannot be read: unknown name, malformed spec, missing file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """Sampled values of one schedule or scheduler at steps ``0 .. len(values) - 1``."""
+
+    label: str
+    values: np.ndarray
+    momentum: np.ndarray | None = None  # where the schedule also sets momentum (or beta1)
+    breakpoints: tuple[float, ...] = ()
+    absolute: bool = False  # values are lrs, not multiples of the base lr
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.arange(len(self.values), dtype=np.float64)
+
+
+def schedules_in(source: str) -> list[tuple[str, Schedule]] | None:
+    """The native schedules a spec or file names, with labels; None for a compat source."""
+    path = Path(source)
+    if path.suffix.lower() in FILE_SUFFIXES:
+        return [(f"{path.name}[{i}]" if i else path.name, s) for i, s in enumerate(_read(path))]
+    if _compat_parts(source) is not None:
+        return None
+    schedule = parse(source)
+    return [(str(schedule), schedule)]
+
+
+def default_steps(sources: Sequence[str], options: Mapping[str, Any], fallback: int = 1000) -> int:
+    """10% past the last phase of every source (compat: past its horizon argument)."""
+    ends: list[float] = []
+    for source in sources:
+        found = schedules_in(source)
+        if found is not None:
+            ends += [b for _, s in found for b in s.breakpoints()]
+            continue
+        _, _, kwargs = _compat(source, options)
+        ends += [float(kwargs[k]) for k in HORIZON_KEYS if isinstance(kwargs.get(k), (int, float))]
+    return max(1, int(np.ceil(round(1.1 * max(ends), 6)))) if ends else fallback
+
+
+def load(source: str, steps: int, options: Mapping[str, Any] | None = None) -> list[Curve]:
+    """The curve(s) of one source at steps ``0 .. steps``; ``options`` go to compat sources."""
+    found = schedules_in(source)
+    if found is not None:
+        return [schedule_curve(s, steps, label) for label, s in found]
+    return [_compat_curve(source, steps, dict(options or {}))]
+
+
+def schedule_curve(schedule: Schedule, steps: int, label: str | None = None) -> Curve:
+    """A native schedule's values; one-cycle schedules also give their momentum companion."""
+    t = np.arange(steps + 1, dtype=np.float64)
+    companion = getattr(schedule, "momentum", None)
+    momentum = companion()(t) if callable(companion) else None
+    return Curve(label or str(schedule), schedule(t), momentum, tuple(schedule.breakpoints()))
+
+
+def _read(path: Path) -> list[Schedule]:
+    if not path.is_file():
+        raise SourceError(f"no such schedule file: {path}")
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{path}: not valid JSON: {exc}") from exc
+    else:
+        data = require("yaml").safe_load(text)
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise SourceError(f"{path}: holds no schedule")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(parse(item))
+        elif isinstance(item, dict):
+            out.append(Schedule.from_dict(item))
+        else:
+            raise SourceError(
+                f"{path}: expected a schedule dict or spec string (or a list of them), "
+                f"got {type(item).__name__}"
+            )
+    return out
+
+
+def _compat_parts(source: str) -> tuple[str, str] | None:
+    head = source.partition("(")[0]
+    lib, colon, name = head.partition(":")
+    if not colon or lib.strip() not in LIBRARIES:
+        return None
+    return lib.strip(), name.strip()
+
+
+def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """The compat callable a source names, its label and its keyword arguments."""
+    parts = _compat_parts(source)
+    assert parts is not None
+    lib, name = parts
+    kwargs = {**_inline_kwargs(source), **options}
+    module = importlib.import_module(f"lrkit.compat.{lib}")
+    if lib == "transformers" and not hasattr(module, name):
+        if name not in module._FUNCTIONS:
+            raise SourceError(
+                f"unknown scheduler {source!r}: Hugging Face names are "
+                + ", ".join(sorted(module._FUNCTIONS))
+                + did_you_mean(name, list(module._FUNCTIONS))
+            )
+        kwargs = _hf_kwargs(kwargs)
+        return (lambda opt, **kw: module.get_scheduler(name, opt, **kw)), source, kwargs
+    name = TIMM_NAMES.get(name, name) if lib == "timm" else name
+    public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+    if name not in public:
+        raise SourceError(f"unknown scheduler {source!r}" + did_you_mean(name, public))
+    return getattr(module, name), source, kwargs
+
+
+def _hf_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = ("num_warmup_steps", "num_training_steps")
+    top: dict[str, Any] = {k: kwargs.pop(k) for k in names if k in kwargs}
+    return {**top, "scheduler_specific_kwargs": kwargs} if kwargs else top
+
+
+def _inline_kwargs(source: str) -> dict[str, Any]:
+    _, paren, rest = source.partition("(")
+    if not paren:
+        return {}
+    try:
+        call = ast.parse("f(" + rest, mode="eval").body
+        assert isinstance(call, ast.Call)
+        if call.args:
+            raise SourceError(f"{source!r}: give arguments by keyword, e.g. name(steps=100)")
+        return {str(kw.arg): ast.literal_eval(kw.value) for kw in call.keywords}
+    except (SyntaxError, ValueError) as exc:
+        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
+
+
+def _compat_curve(source: str, steps: int, options: dict[str, Any]) -> Curve:
+    factory, label, kwargs = _compat(source, options)
+    params = inspect.signature(factory).parameters
+    if "optimizer" not in params and "opt" not in params:
+        made = factory(**kwargs)  # keras / optax: a function of the step
+        grid = np.arange(steps + 1, dtype=np.float64)
+        values = np.asarray(made(grid), dtype=np.float64)
+        marks = tuple(made.breakpoints()) if isinstance(made, Schedule) else ()
+        return Curve(label, values, None, marks, absolute=True)
+    torch = require("torch")
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0, momentum=0.9)
+    scheduler = factory(optimizer, **kwargs)
+    if type(scheduler).__name__ in ("ReduceLROnPlateau", "PlateauLRScheduler", "GreedyLR"):
+        raise SourceError(f"{source!r} follows a metric, so it has no curve to plot")
+    group = optimizer.param_groups[0]
+    lrs, momenta = np.full(steps + 1, np.nan), np.full(steps + 1, np.nan)
+    timm_epochs = getattr(scheduler, "t_in_epochs", None)
+    for t in range(steps + 1):
+        if timm_epochs is not None:  # timm: the step is passed in
+            (scheduler.step if timm_epochs else scheduler.step_update)(t)
+        lrs[t], momenta[t] = float(group["lr"]), float(group["momentum"])
+        if t == steps or timm_epochs is not None:
+            continue
+        optimizer.step()
+        try:
+            scheduler.step()
+        except ValueError:  # OneCycleLR refuses to step past total_steps: the curve ends
+            break
+    moving = momenta if np.nanmax(momenta) > np.nanmin(momenta) else None
+    return Curve(label, lrs, moving, (), absolute=True)
