@@ -74,3 +74,179 @@ def test_default_specs_parse() -> None:
     from lrkit.cli.plot_cmd import DEFAULT_SPECS
 
     assert all(str(parse(s)) == s for s in DEFAULT_SPECS)
+
+
+# --- issue 6: terminal plots, compat sources, range-test, trajectories, list, steps, env ---
+
+
+def test_plot_without_output_draws_in_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", "cosine(steps=100)", "linear(steps=50)"]) == 0
+    text = capsys.readouterr().out
+    assert "┤" in text and "cosine(steps=100)" in text and "linear(steps=50)" in text
+    assert any("\u2800" < ch <= "\u28ff" for ch in text)  # braille dots
+    assert "\x1b[" not in text  # no colours when stdout is not a terminal
+
+
+def test_plot_file_and_term(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from matplotlib import image
+
+    out = tmp_path / "one_cycle.png"
+    argv = ["plot", "one_cycle(steps=100)", "-o", str(out), "--term", "--steps-per-epoch", "10"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "epoch" in text and "┤" in text
+    assert image.imread(out).shape[1] >= 1000
+    assert main(["plot", "cosine(steps=10)", "-o", str(tmp_path / "q.svg"), "-q"]) == 0
+    assert capsys.readouterr().out == "" and (tmp_path / "q.svg").stat().st_size > 1000
+
+
+def test_plot_compat_flags_and_golden_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["plot", "transformers:linear", "--num-warmup-steps", "2", "--num-training-steps", "4"]
+    assert main([*argv, "--format", "json", "--steps", "5"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"spec": "transformers:linear", "values": [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]}
+    ]
+    assert main(["plot", "torch:OneCycleLR(max_lr=1.0, total_steps=4)", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert len(row["values"]) == 6 and row["values"][-1] is None  # torch refuses a 6th step
+    assert row["momentum"][0] == 0.95
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plot", "--T-max", "10", "torch:CosineAnnealingLR"], "--T-max needs a value"),
+        (["plot", "cosine(steps=10)", "--warmup", "3"], "unrecognized arguments: --warmup 3"),
+        (["plot", "torch:CosineAnealingLR", "--T-max", "3"], "did you mean 'CosineAnnealingLR'"),
+        (["plot", "cosine(steps=10)", "-o", "/proc/lrkit/x.png"], "cannot write `output`"),
+        (["plot", "cosine(steps=10)", "-o", "x.jpg"], "`output` must end in .png, .svg, .pdf"),
+        (["plot", "missing.yaml"], "no such schedule file"),
+        (["list", "widgets"], ""),
+        (["steps", "--dataset-size", "0", "--batch-size", "1", "--epochs", "1"], "`dataset_size`"),
+        (["range-test", "--task", "digitz"], "did you mean 'digits'"),
+        (
+            ["range-test", "--task", "quadratic", "--optimizer", "sgd(0.1)"],
+            "malformed optimizer spec",
+        ),
+        (["range-test", "--entry", "nosuchmodule_xyz:setup"], "no module named 'nosuchmodule_xyz'"),
+        (["trajectories", "--optimizer", "adamm", "-o", "t.png"], "did you mean 'adam'"),
+    ],
+)
+def test_usage_errors_exit_2(argv, message, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) if argv[:2] == ["list", "widgets"] else _nothing():
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) <= 3
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_list_golden_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "tasks", "--format", "json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)
+    names = ["beale", "digits", "mnist1d", "mnist1d_cnn", "quadratic", "rastrigin", "rosenbrock"]
+    assert [t["name"] for t in tasks] == names and all(t["description"] for t in tasks)
+    assert main(["list", "optimizers", "--filter", "sgd*", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["sgd", "sgd_schedulefree", "sgdp"]
+    assert {"name", "description", "reference"} <= set(rows[0])
+
+
+def test_steps_golden_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["steps", "--dataset-size", "50000", "--batch-size", "128", "--epochs", "90"]
+    assert main([*argv, "--accumulation", "2", "--world-size", "4", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "steps_per_epoch": 49,
+        "total_steps": 4410,
+        "global_batch_size": 1024,
+    }
+    assert (
+        main([*argv, "--drop-last", "--lr", "0.1", "--lr-batch-size", "256", "--format", "json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == {
+        "steps_per_epoch": 390,
+        "total_steps": 35100,
+        "global_batch_size": 128,
+        "lr": 0.05,
+        "rule": "linear",
+    }
+    assert main([*argv, "--lr", "0.1"]) == 2
+
+
+def test_env(capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy
+    import torch
+
+    assert main(["env", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["packages"]["numpy"] == numpy.__version__
+    assert info["packages"]["torch"] == torch.__version__.split("+")[0] or info["packages"]["torch"]
+    assert info["cuda_available"] == torch.cuda.is_available()
+    assert main(["env"]) == 0
+    assert "python" in capsys.readouterr().out
+
+
+def test_range_test_on_a_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rt.png"
+    argv = ["range-test", "--task", "quadratic", "--optimizer", "sgd", "--steps", "40"]
+    assert main([*argv, "--end-lr", "1", "-o", str(out), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plot"] == str(out) and out.stat().st_size > 10_000
+    assert 0 < data["suggested_lr"] < 2 / 100 and data["stop_reason"] in ("diverged", "completed")
+    assert main(argv) == 0
+    assert "suggested lr:" in capsys.readouterr().out
+
+
+ENTRY = """
+import torch
+
+def setup():
+    model = torch.nn.Linear(3, 1)
+    torch.manual_seed(0)
+    data = [(torch.randn(16, 3), torch.randn(16, 1)) for _ in range(4)]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    return {"model": model, "optimizer": opt, "loss_fn": torch.nn.functional.mse_loss, "data": data}
+
+def broken():
+    return helper()
+
+def helper():
+    raise RuntimeError("the user's bug")
+
+def wrong():
+    return 3
+"""
+
+
+def test_range_test_on_a_user_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "mytrain.py"
+    script.write_text(ENTRY)
+    base = ["range-test", "--steps", "20", "--format", "json", "--entry"]
+    assert main([*base, f"{script}:setup"]) == 0
+    assert json.loads(capsys.readouterr().out)["suggested_lr"] > 0
+    assert main([*base, f"{script}:broken"]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: the user's bug" in err and "mytrain.py" in err and "in helper" in err
+    assert "lrkit/cli" not in err  # the user's frames only
+    assert main([*base, f"{script}:wrong"]) == 2
+    assert "must return (model, optimizer, loss_fn, data)" in capsys.readouterr().err
+    assert main([*base, f"{script}:absent"]) == 2
+    assert "has no function 'absent'" in capsys.readouterr().err
+
+
+def test_trajectories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, gif = tmp_path / "t.png", tmp_path / "t.gif"
+    argv = ["trajectories", "--function", "quadratic", "--optimizer", "sgd", "--optimizer", "adam"]
+    argv += ["--steps", "20", "--grid", "4", "-o", str(out), "--gif", str(gif), "--frames", "3"]
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["optimizer"] for p in data["paths"]] == ["sgd", "adam"]
+    assert data["files"] == [str(out), str(gif)] and out.stat().st_size > 10_000
+    assert gif.stat().st_size > 10_000

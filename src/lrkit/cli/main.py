@@ -1,4 +1,9 @@
-"""Entry point: ``lrkit plot | list``. Exit codes: 0 ok, 1 failure, 2 usage."""
+"""Entry point: ``lrkit plot | range-test | trajectories | list | steps | env``.
+
+Exit codes: 0 ok, 1 failure, 2 usage (unknown names, malformed specs, bad
+flags or values). Errors print as one line with a hint; ``LRKIT_DEBUG=1``
+prints the full traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +14,54 @@ import traceback
 from collections.abc import Sequence
 
 from lrkit import __version__
-from lrkit.cli import list_cmd, plot_cmd
+from lrkit.cli import env_cmd, list_cmd, plot_cmd, range_test_cmd, steps_cmd, trajectories_cmd
+from lrkit.cli.errors import UsageError, UserCodeError
+from lrkit.cli.output import Output
 
-
-class UsageError(Exception):
-    """Bad names, specs or flags: exit code 2."""
+COMMANDS = (plot_cmd, range_test_cmd, trajectories_cmd, list_cmd, steps_cmd, env_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lrkit", description="The learning-rate toolkit.")
     parser.add_argument("--version", action="version", version=f"lrkit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    plot_cmd.add_parser(sub)
-    list_cmd.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits with 2 on bad flags
+    args, extra = parser.parse_known_args(argv)  # bad flags exit with 2
+    if extra and not getattr(args, "takes_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.options = extra
+    out = Output(getattr(args, "format", None) or "human", getattr(args, "quiet", False))
     try:
-        return int(args.run(args) or 0)
+        return int(args.run(args, out) or 0)
+    except UserCodeError as exc:
+        return _fail(exc, 1, original=exc.original)
     except (UsageError, ValueError, TypeError) as exc:
         return _fail(exc, 2)
+    except KeyboardInterrupt:
+        print("lrkit: interrupted", file=sys.stderr)
+        return 1
     except Exception as exc:
         return _fail(exc, 1)
 
 
-def _fail(exc: BaseException, code: int) -> int:
+def _fail(exc: BaseException, code: int, original: BaseException | None = None) -> int:
     if os.environ.get("LRKIT_DEBUG") == "1":
-        traceback.print_exc()
-    else:
-        print(f"lrkit: error: {exc}", file=sys.stderr)
-        print("(set LRKIT_DEBUG=1 for the full traceback)", file=sys.stderr)
+        traceback.print_exception(original or exc)
+        return code
+    print(f"lrkit: error: {exc}", file=sys.stderr)
+    if original is not None:  # the user's own frames, without lrkit's
+        frames = traceback.extract_tb(original.__traceback__)
+        own = [f for f in frames if "/lrkit/" not in f.filename.replace(os.sep, "/")]
+        print("Traceback of your code (most recent call last):", file=sys.stderr)
+        print("".join(traceback.format_list(own or frames)).rstrip(), file=sys.stderr)
+        print(f"{type(original).__name__}: {original}", file=sys.stderr)
+    print("(set LRKIT_DEBUG=1 for the full traceback)", file=sys.stderr)
     return code
 
 

@@ -1,13 +1,17 @@
-"""``lrkit plot SPEC...``: draw schedules to a PNG/SVG/PDF, or print them as csv/json."""
+"""``lrkit plot SPEC...``: draw schedules to PNG/SVG/PDF or the terminal, or print csv/json."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
-import sys
+import math
+from collections.abc import Sequence
 from typing import Any
 
-from lrkit.schedules import WSD, OneCycle, Schedule, WarmupCosine, parse
+from lrkit.cli.errors import UsageError
+from lrkit.cli.output import Output
+from lrkit.schedules import WSD, OneCycle, WarmupCosine
 
 DEFAULT_SPECS = (
     str(WarmupCosine(steps=1000, warmup=100, end=0.05)),
@@ -15,58 +19,152 @@ DEFAULT_SPECS = (
     str(OneCycle(steps=1000)),
 )
 
+EPILOG = """\
+sources:
+  cosine(steps=1000, end=0.1)        a spec (lrkit list schedules; str(schedule) writes one)
+  schedule.json, schedule.yaml       a schedule's dict form or spec, or a list of them
+  LIB:NAME [--kebab-arg VALUE ...]   a drop-in scheduler of lrkit.compat, LIB one of torch,
+                                     transformers, timm, keras, optax; its arguments inline,
+                                     LIB:NAME(key=value, ...), or as flags after the sources
+
+examples:
+  lrkit plot "wsd(steps=1000, cooldown=200, shape='1-sqrt')" -o wsd.png
+  lrkit plot transformers:cosine --num-warmup-steps 100 --num-training-steps 1000
+  lrkit plot "one_cycle(steps=1000)" "torch:OneCycleLR(max_lr=1.0, total_steps=1000)" -o 1c.png
+  lrkit plot "cosine(steps=100, end=0.1)" --format csv
+"""
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
-        help="draw schedules given as specs",
-        description="Draw schedules given as specs, e.g. 'cosine(steps=1000, end=0.1)'. "
-        "With no SPEC, draws three built-in examples (warmup+cosine, WSD, one-cycle).",
+        help="draw schedules given as specs, files or other libraries' schedulers",
+        description="Draw schedules on one figure: to a PNG/SVG/PDF with -o, to the terminal "
+        "otherwise (or with --term), or print their values with --format csv|json. With no "
+        "SOURCE, draws three built-in examples (warmup+cosine, WSD, one-cycle).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("specs", nargs="*", metavar="SPEC", help="schedule specs (lrkit list schedules)")
-    p.add_argument("-o", "--output", default="lrkit-schedules.png", help="PNG, SVG or PDF file")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="specs, files or LIB:NAME")
+    p.add_argument("-o", "--output", help="write the figure to this PNG, SVG or PDF file")
+    p.add_argument("--term", action="store_true", help="draw in the terminal (also with -o)")
     p.add_argument(
-        "--steps", type=int, default=None, help="last step drawn (default: past the last phase)"
+        "--steps",
+        type=int,
+        default=None,
+        help="last step drawn (default: 10%% past the last phase)",
     )
-    p.add_argument("--log", action="store_true", help="logarithmic value axis")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="label the x axis in epochs")
+    p.add_argument("--log", action="store_true", help="logarithmic lr axis")
     p.add_argument(
-        "--format",
-        choices=("png", "csv", "json"),
-        default="png",
-        help="csv/json print the values to stdout instead of drawing",
+        "--format", choices=("csv", "json"), default=None, help="print values instead of drawing"
     )
-    p.set_defaults(run=run)
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(run=run, takes_options=True)
 
 
-def run(args: argparse.Namespace) -> int:
-    from lrkit.tools.plot import default_steps, plot_schedules, sample
+def run(args: argparse.Namespace, out: Output) -> int:
+    from lrkit.tools.plot import check_output, plot_curves
+    from lrkit.tools.sources import default_steps, load, schedules_in
 
-    schedules: list[Schedule] = [parse(s) for s in (args.specs or DEFAULT_SPECS)]
-    steps = args.steps if args.steps is not None else default_steps(schedules)
+    sources = list(args.sources or DEFAULT_SPECS)
+    options = parse_options(args.options)
+    if options and all(schedules_in(s) is not None for s in sources):
+        raise UsageError(
+            f"unrecognized arguments: {' '.join(args.options)} "
+            "(scheduler flags apply to LIB:NAME sources only)"
+        )
+    if args.output is not None:
+        check_output("lrkit plot", args.output)
+    steps = args.steps if args.steps is not None else default_steps(sources, options)
     if steps < 1:
-        raise ValueError(f"--steps must be a positive integer, got {steps}")
-    if args.format == "csv":
-        _write_csv(schedules, steps)
+        raise UsageError(f"--steps must be a positive integer, got {steps}")
+    if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
+        raise UsageError(
+            f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
+        )
+    curves = [c for s in sources for c in load(s, steps, options)]
+    if args.format is not None:
+        if not args.quiet:
+            out.stdout.write(to_csv(curves) if args.format == "csv" else to_json(curves) + "\n")
         return 0
-    if args.format == "json":
-        rows = [{"spec": str(s), "values": sample(s, steps)[1].tolist()} for s in schedules]
-        json.dump(rows, sys.stdout)
-        sys.stdout.write("\n")
-        return 0
-    path = plot_schedules(schedules, args.output, steps=steps, log=args.log)
-    print(f"wrote {path} ({len(schedules)} schedule(s), steps 0..{steps})")
+    if args.output is not None:
+        path = plot_curves(curves, args.output, log=args.log, steps_per_epoch=args.steps_per_epoch)
+        out.info(f"wrote {path} ({len(curves)} schedule(s), steps 0..{steps})")
+    if args.output is None or args.term:
+        out.info(terminal_plot(curves, args.log, args.steps_per_epoch, color=out.stdout.isatty()))
     return 0
 
 
-def _write_csv(schedules: list[Schedule], steps: int) -> None:
-    from lrkit.tools.plot import sample
+def parse_options(tokens: Sequence[str]) -> dict[str, Any]:
+    """``["--num-warmup-steps", "100"]`` -> ``{"num_warmup_steps": 100}`` (values as literals)."""
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise UsageError(f"unexpected argument {token!r}: scheduler flags are --name VALUE")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                raise UsageError(
+                    f"{token} needs a value (scheduler flags go after the sources: "
+                    f"LIB:NAME {token} VALUE)"
+                )
+            value, i = tokens[i + 1], i + 1
+        options[name.replace("-", "_")] = _literal(value)
+        i += 1
+    return options
 
-    columns = [sample(s, steps)[1] for s in schedules]
-    header = ["step", "value"] if len(schedules) == 1 else ["step", *(str(s) for s in schedules)]
-    out = sys.stdout
-    out.write(",".join(_csv_cell(h) for h in header) + "\n")
-    for t in range(steps + 1):
-        out.write(",".join([str(t), *(repr(float(c[t])) for c in columns)]) + "\n")
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def to_csv(curves: Sequence[Any]) -> str:
+    """``step,value`` (one curve) or ``step,<label>,...`` rows, values at full precision."""
+    header = ["step", "value"] if len(curves) == 1 else ["step", *(c.label for c in curves)]
+    lines = [",".join(_csv_cell(h) for h in header)]
+    for t in range(max(len(c.values) for c in curves)):
+        lines.append(",".join([str(t), *(repr(float(c.values[t])) for c in curves)]))
+    return "\n".join(lines) + "\n"
+
+
+def to_json(curves: Sequence[Any]) -> str:
+    """A list of ``{"spec", "values"[, "momentum"]}``; values past a scheduler's end are null."""
+    rows = []
+    for c in curves:
+        row: dict[str, Any] = {"spec": c.label, "values": _finite(c.values)}
+        if c.momentum is not None:
+            row["momentum"] = _finite(c.momentum)
+        rows.append(row)
+    return json.dumps(rows)
+
+
+def _finite(values: Any) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def terminal_plot(
+    curves: Sequence[Any], log: bool, steps_per_epoch: int | None, color: bool
+) -> str:
+    from lrkit.tools.terminal import render
+
+    scale = float(steps_per_epoch or 1)
+    series = [(c.label, c.steps / scale, c.values) for c in curves]
+    title = curves[0].label if len(curves) == 1 else f"{len(curves)} schedules"
+    xlabel = "epoch" if steps_per_epoch else "step"
+    size = _terminal_width()
+    return render(series, width=size, log=log, color=color, title=title, xlabel=xlabel)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return max(20, min(100, shutil.get_terminal_size((80, 24)).columns - 12))
 
 
 def _csv_cell(text: str) -> str:

@@ -1,0 +1,175 @@
+"""``lrkit range-test``: the LR range test on a built-in task or on your own code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lrkit.cli.errors import UsageError, UserCodeError
+from lrkit.cli.output import Output, add_output_args, format_table
+
+EPILOG = """\
+--entry MODULE:FUNCTION (or path/to/file.py:FUNCTION) names a function of no
+arguments that returns (model, optimizer, loss_fn, data), or a dict with those
+keys; data yields (inputs, targets) and the loss is loss_fn(model(inputs), targets).
+
+examples:
+  lrkit range-test --task mnist1d --optimizer "sgd(momentum=0.9)" -o range.png
+  lrkit range-test --entry train.py:setup --end-lr 1 --format json
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "range-test",
+        help="sweep the lr on a task and suggest one",
+        description="LR range test (lrkit.range_test): raise the lr each update, record the "
+        "smoothed loss, stop when it diverges, and suggest an lr (fastai's valley by default).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", help="a built-in task (lrkit list tasks)")
+    source.add_argument("--entry", metavar="MODULE:FUNCTION", help="your setup function")
+    p.add_argument(
+        "--optimizer",
+        default="adamw",
+        help="with --task: an optimizer spec, e.g. 'sgd(momentum=0.9)'",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --task: the task's seed")
+    p.add_argument("--batch-size", type=int, default=None, help="with --task: its batch size")
+    p.add_argument("--start-lr", type=float, default=1e-7)
+    p.add_argument("--end-lr", type=float, default=10.0)
+    p.add_argument("--steps", type=int, default=100, help="updates in the sweep")
+    p.add_argument("--mode", choices=("exp", "linear"), default="exp")
+    p.add_argument("--smoothing", type=float, default=0.98, help="EMA factor of the loss")
+    p.add_argument("--diverge-factor", type=float, default=4.0, help="stop above this x best loss")
+    p.add_argument("--accumulation", type=int, default=1, help="batches per update")
+    p.add_argument("--method", choices=("valley", "steepest", "minimum"), default="valley")
+    p.add_argument("-o", "--output", help="write the plot to this PNG, SVG or PDF file")
+    add_output_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    from lrkit.tools.plot import check_output
+    from lrkit.tools.range_test import range_test
+
+    if args.output is not None:
+        check_output("lrkit range-test", args.output)
+    model, optimizer, loss_fn, data = _from_entry(args.entry) if args.entry else _from_task(args)
+    sweep = {
+        "start_lr": args.start_lr,
+        "end_lr": args.end_lr,
+        "num_steps": args.steps,
+        "mode": args.mode,
+        "smoothing": args.smoothing,
+        "diverge_factor": args.diverge_factor,
+        "accumulation_steps": args.accumulation,
+        "method": args.method,
+    }
+    try:
+        result = range_test(
+            model,
+            optimizer,
+            loss_fn,
+            data,
+            progress=lambda it, n: out.progress(it, n, "range test"),
+            **sweep,
+        )
+    except Exception as exc:
+        if args.entry and not isinstance(exc, (ValueError, TypeError)):
+            raise UserCodeError(f"the range test on {args.entry}", exc) from exc
+        raise
+    title = f"LR range test: {args.task or args.entry}" + (
+        f", {args.optimizer}" if args.task else ""
+    )
+    path = result.plot(args.output, title=title) if args.output else None
+    data_out = {**result.to_dict(), "plot": str(path) if path else None}
+    out.result(data_out, lambda: _human(result, path))
+    return 0
+
+
+def _from_task(args: argparse.Namespace) -> tuple[Any, ...]:
+    from lrkit.optim import create_optimizer, parse_spec
+    from lrkit.tasks import make_task
+
+    name, kwargs = parse_spec(args.optimizer)
+    options = {"batch_size": args.batch_size} if args.batch_size is not None else {}
+    task = make_task(args.task, seed=args.seed, **options)
+    optimizer = create_optimizer(task.model, name, lr=args.start_lr, **kwargs)
+    return task.model, optimizer, task.loss_fn, task.train
+
+
+def _from_entry(entry: str) -> tuple[Any, ...]:
+    target, colon, function = entry.rpartition(":")
+    if not colon or not target or not function.isidentifier():
+        raise UsageError(f"--entry must be MODULE:FUNCTION or FILE.py:FUNCTION, got {entry!r}")
+    module = _import(target, entry)
+    fn = getattr(module, function, None)
+    if not callable(fn):
+        raise UsageError(f"--entry {entry!r}: {target} has no function {function!r}")
+    try:
+        made = fn()
+    except Exception as exc:
+        raise UserCodeError(f"--entry {entry}", exc) from exc
+    keys = ("model", "optimizer", "loss_fn", "data")
+    if isinstance(made, dict) and all(k in made for k in keys):
+        return tuple(made[k] for k in keys)
+    if isinstance(made, (tuple, list)) and len(made) == 4:
+        return tuple(made)
+    raise UsageError(
+        f"--entry {entry!r} must return (model, optimizer, loss_fn, data) or a dict with "
+        f"those keys, got {type(made).__name__}"
+    )
+
+
+def _import(target: str, entry: str) -> Any:
+    try:
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise UsageError(f"--entry {entry!r}: no such file {target}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        return importlib.import_module(target)
+    except UsageError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            raise UsageError(f"--entry {entry!r}: no module named {exc.name!r}") from exc
+        raise UserCodeError(f"importing {target}", exc) from exc
+    except Exception as exc:
+        raise UserCodeError(f"importing {target}", exc) from exc
+
+
+def _human(result: Any, path: Path | None) -> str:
+    rows = [
+        {
+            "method": m,
+            "lr": getattr(result, f"{m}_lr"),
+            "suggested": "*" if m == result.method else "",
+        }
+        for m in ("valley", "steepest", "minimum")
+    ]
+    lines = [
+        f"suggested lr: {result.suggested_lr:.3g} ({result.method})"
+        if result.suggested_lr is not None
+        else "no suggestion: too few steps were recorded",
+        f"sweep: {len(result.lrs)} of {result.num_steps} steps, {result.stop_reason}",
+        "",
+        format_table(rows),
+    ]
+    if path is not None:
+        lines.append(f"\nwrote {path}")
+    return "\n".join(lines)
