@@ -6,7 +6,13 @@ import importlib
 from types import ModuleType
 
 # module -> extra of lrkit that installs it
-EXTRAS = {"matplotlib": "plot", "yaml": "plot", "torch": "torch", "sklearn": "tasks", "mnist1d": "tasks"}
+EXTRAS = {
+    "matplotlib": "plot",
+    "yaml": "plot",
+    "torch": "torch",
+    "sklearn": "tasks",
+    "mnist1d": "tasks",
+}
 
 
 def require(module: str) -> ModuleType:

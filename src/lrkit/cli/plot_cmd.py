@@ -64,7 +64,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from lrkit.tools.plot import check_output, plot_curves
+    from lrkit.tools.figure import check_output
+    from lrkit.tools.plot import plot_curves
     from lrkit.tools.sources import default_steps, load, schedules_in
 
     sources = list(args.sources or DEFAULT_SPECS)

@@ -57,7 +57,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from lrkit.tools.plot import check_output
+    from lrkit.tools.figure import check_output
     from lrkit.tools.range_test import range_test
 
     if args.output is not None:

@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     import numpy as np
 
-    from lrkit.tools.plot import check_output
+    from lrkit.tools.figure import check_output
     from lrkit.tools.trajectories import DEFAULT_OPTIMIZERS, compare, plot_trajectories
 
     check_output("lrkit trajectories", args.output)

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lrkit.extras import require
 from lrkit.schedules import Schedule
+from lrkit.tools.figure import saved_figure
 from lrkit.tools.sources import Curve, schedule_curve
-
-FORMATS = (".png", ".svg", ".pdf")
 
 
 def default_steps(schedules: Sequence[Schedule], fallback: int = 1000) -> int:
@@ -28,28 +26,6 @@ def sample(schedule: Schedule, steps: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"sample: `steps` must be a positive integer, got {steps!r}")
     t = np.arange(steps + 1, dtype=np.float64)
     return t, schedule(t)
-
-
-def check_output(owner: str, output: str | Path, suffixes: Sequence[str] = FORMATS) -> Path:
-    """``output`` as a Path, after checking its suffix and that it can be written.
-
-    Checked before any work, so a long run does not fail at its last line:
-    missing folders are created and the file is opened for appending (a
-    file created by the check is removed again).
-    """
-    path = Path(output)
-    if path.suffix.lower() not in suffixes:
-        raise ValueError(f"{owner}: `output` must end in {', '.join(suffixes)}, got {path}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        existed = path.exists()
-        with open(path, "ab"):
-            pass
-        if not existed:
-            path.unlink()
-    except OSError as exc:
-        raise ValueError(f"{owner}: cannot write `output` {path}: {exc}") from exc
-    return path
 
 
 def plot_schedules(
@@ -105,12 +81,8 @@ def plot_curves(
         raise ValueError(
             f"plot_curves: `steps_per_epoch` must be a positive integer, got {steps_per_epoch!r}"
         )
-    output = check_output("plot_curves", output)
-    require("matplotlib").use("Agg")
-    plt = require("matplotlib.pyplot")
     scale = float(steps_per_epoch or 1)
-    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
-    try:
+    with saved_figure("plot_curves", output, figsize=(10, 5.5), dpi=120) as (_, ax):
         right = ax.twinx() if any(c.momentum is not None for c in curves) else None
         last = max(len(c.values) - 1 for c in curves) / scale
         for i, curve in enumerate(curves):
@@ -123,8 +95,11 @@ def plot_curves(
             _mark_phases(ax, curve, scale, last, color, row=i)
         if log:
             ax.set_yscale("log")
-        unit = "epoch" if steps_per_epoch else "step t (optimizer updates applied)"
-        ax.set_xlabel(unit if not steps_per_epoch else f"epoch ({steps_per_epoch} steps each)")
+        ax.set_xlabel(
+            f"epoch ({steps_per_epoch} steps each)"
+            if steps_per_epoch
+            else "step t (optimizer updates applied)"
+        )
         ax.set_ylabel("lr" if any(c.absolute for c in curves) else "lr (x base lr)")
         ax.set_xlim(0, last)
         ax.grid(alpha=0.3)
@@ -135,12 +110,7 @@ def plot_curves(
             handles, names = handles + more[0], names + more[1]
         ax.legend(handles, names, loc="best", fontsize=8)
         ax.set_title(title or _title([c.label for c in curves]), fontsize=10)
-        fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
-    finally:
-        plt.close(fig)
-    return output
+    return Path(output)
 
 
 def _mark_phases(ax: object, curve: Curve, scale: float, last: float, color: str, row: int) -> None:

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrkit.extras import require
 from lrkit.schedules.params import Param, normalize
+from lrkit.tools.figure import saved_figure
 
 SUGGESTIONS = ("valley", "steepest", "minimum")
 Progress = Callable[[Iterable[int], int], Iterable[int]]
@@ -278,13 +278,7 @@ def plot_range_test(
     result: RangeTestResult, output: str | Path, *, title: str = "LR range test"
 ) -> Path:
     """Loss against lr, raw (faint) and smoothed, each suggestion marked and labelled."""
-    output = Path(output)
-    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ValueError(f"plot_range_test: `output` must end in .png, .svg or .pdf, got {output}")
-    require("matplotlib").use("Agg")
-    plt = require("matplotlib.pyplot")
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
-    try:
+    with saved_figure("plot_range_test", output, figsize=(10, 5), dpi=120) as (_, ax):
         lrs = np.asarray(result.lrs)
         if len(lrs):
             ax.plot(lrs, result.losses, color="0.7", linewidth=1, label="loss")
@@ -331,9 +325,4 @@ def plot_range_test(
         ax.set_title(f"{title} ({result.stop_reason} after {len(lrs)} of {result.num_steps} steps)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower left", fontsize=9)
-        fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
-    finally:
-        plt.close(fig)
-    return output
+    return Path(output)

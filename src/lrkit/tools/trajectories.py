@@ -27,6 +27,7 @@ from lrkit.optim.base import lookup
 from lrkit.optim.factory import parse_spec
 from lrkit.schedules.params import Param, did_you_mean, normalize
 from lrkit.tasks.functions import SURFACES, Surface
+from lrkit.tools.figure import check_output, saved_figure
 
 DEFAULT_OPTIMIZERS = ("sgd", "sgd(momentum=0.9)", "adam", "rmsprop")
 LR_GRID = tuple(float(x) for x in np.logspace(-4, 1, 26))
@@ -164,32 +165,24 @@ def plot_trajectories(
     """
     if not results:
         raise ValueError("plot_trajectories: `results` must not be empty")
-    output = Path(output)
-    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ValueError(
-            f"plot_trajectories: `output` must end in .png, .svg or .pdf, got {output}"
-        )
-    if gif is not None and Path(gif).suffix.lower() != ".gif":
-        raise ValueError(f"plot_trajectories: `gif` must end in .gif, got {gif}")
-    require("matplotlib").use("Agg")
-    plt = require("matplotlib.pyplot")
+    if gif is not None:
+        check_output("plot_trajectories", gif, (".gif",), name="gif")
     cols = 1 if len(results) == 1 else 2
     rows = math.ceil(len(results) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 5.5 * rows), dpi=110, squeeze=False)
-    try:
-        lines = []
+    lines: list[tuple[Path2D, Any]] = []
+
+    def animate(fig: Any) -> None:
+        if gif is not None:
+            _animate(fig, lines, Path(gif), frames)
+
+    grid = {"nrows": rows, "ncols": cols, "squeeze": False}
+    size = {"figsize": (6.5 * cols, 5.5 * rows), "dpi": 110}
+    with saved_figure("plot_trajectories", output, after=animate, **grid, **size) as (_, axes):
         for ax, (function, paths) in zip(axes.flat, results):
-            lines.append(_panel(ax, surface(function), paths))
+            lines.extend(_panel(ax, surface(function), paths))
         for ax in list(axes.flat)[len(results) :]:
             ax.set_visible(False)
-        fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
-        if gif is not None:
-            _animate(fig, [(p, ln) for group in lines for p, ln in group], Path(gif), frames)
-    finally:
-        plt.close(fig)
-    return output
+    return Path(output)
 
 
 def _panel(ax: Any, fn: Surface, paths: Sequence[Path2D]) -> list[tuple[Path2D, Any]]:
