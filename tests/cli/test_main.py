@@ -59,6 +59,17 @@ def test_list_schedules(capsys: pytest.CaptureFixture[str]) -> None:
     assert [line.split()[0] for line in lines] == ["cosine", "cosine_restarts"]
 
 
+def test_installed_console_script() -> None:
+    script = Path(sys.executable).parent / "lrkit"  # what `pip install -e .` put beside python
+    assert script.exists(), f"no console script at {script}: is lrkit installed?"
+    done = subprocess.run(
+        [str(script), "list", "tasks", "--format", "json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "mnist1d" in [r["name"] for r in json.loads(done.stdout)]
+    bad = subprocess.run([str(script), "plot", "cosin(steps=3)"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == "" and "did you mean 'cosine'" in bad.stderr
+
+
 def test_console_script_and_bad_flag() -> None:
     ok = subprocess.run(
         [sys.executable, "-m", "lrkit.cli.main", "--version"], capture_output=True, text=True

@@ -36,3 +36,16 @@ def test_progress_passes_items_through_off_a_terminal() -> None:
 
 def test_format_table_empty() -> None:
     assert format_table([]) == "(none)"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_goes_to_stderr() -> None:
+    buf = io.StringIO()
+    out = Output("human", stdout=buf, stderr=_Terminal())
+    assert list(out.progress(iter(range(5)), 5, "work")) == [0, 1, 2, 3, 4]
+    assert buf.getvalue() == ""  # stdout stays clean for results
+    assert list(Output("json", stdout=buf, stderr=_Terminal()).progress([1], 1)) == [1]

@@ -67,6 +67,7 @@ class Output:
             yield from items
             return
         try:
+            from rich.console import Console
             from rich.progress import track
         except ImportError:
             try:
@@ -76,7 +77,8 @@ class Output:
                 return
             yield from tqdm(items, total=total, desc=description, file=self.stderr, leave=False)
             return
-        yield from track(items, total=total, description=description, transient=True)
+        console = Console(file=self.stderr)
+        yield from track(items, description, total=total, transient=True, console=console)
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
