@@ -38,6 +38,16 @@ from lrkit.schedules.params import Param, normalize
 from lrkit.tools.figure import saved_figure
 
 SUGGESTIONS = ("valley", "steepest", "minimum")
+ARGUMENTS = {
+    "start_lr": Param(kind="float", lo=0.0, lo_open=True),
+    "end_lr": Param(kind="float", lo=0.0, lo_open=True),
+    "num_steps": Param(kind="int", lo=2),
+    "mode": Param(kind="str", choices=("exp", "linear")),
+    "smoothing": Param(kind="float", lo=0.0, hi=1.0, hi_open=True),
+    "diverge_factor": Param(kind="float", lo=1.0, lo_open=True),
+    "accumulation_steps": Param(kind="int", lo=1),
+    "method": Param(kind="str", choices=SUGGESTIONS),
+}
 Progress = Callable[[Iterable[int], int], Iterable[int]]
 
 
@@ -90,32 +100,30 @@ def range_test(
     group keeps its lr ratio to the first group, whose lr is swept. Each
     update averages the gradients of ``accumulation_steps`` batches.
     """
-    owner = "range_test"
-    positive = Param(kind="float", lo=0.0, lo_open=True)
-    start_lr = normalize(owner, "start_lr", positive, start_lr)
-    end_lr = normalize(owner, "end_lr", positive, end_lr)
-    if not end_lr > start_lr:
+    given = {
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "num_steps": num_steps,
+        "mode": mode,
+        "smoothing": smoothing,
+        "diverge_factor": diverge_factor,
+        "accumulation_steps": accumulation_steps,
+        "method": method,
+    }
+    checked = {k: normalize("range_test", k, ARGUMENTS[k], v) for k, v in given.items()}
+    if not checked["end_lr"] > checked["start_lr"]:
         raise ValueError(
-            f"{owner}: `end_lr` must be greater than `start_lr` ({start_lr}), got {end_lr}"
+            f"range_test: `end_lr` must be greater than `start_lr` ({start_lr}), got {end_lr}"
         )
-    num_steps = int(normalize(owner, "num_steps", Param(kind="int", lo=2), num_steps))
-    mode = normalize(owner, "mode", Param(kind="str", choices=("exp", "linear")), mode)
-    smoothing = normalize(
-        owner, "smoothing", Param(kind="float", lo=0.0, hi=1.0, hi_open=True), smoothing
-    )
-    diverge_factor = normalize(
-        owner, "diverge_factor", Param(kind="float", lo=1.0, lo_open=True), diverge_factor
-    )
-    accumulation_steps = int(
-        normalize(owner, "accumulation_steps", Param(kind="int", lo=1), accumulation_steps)
-    )
-    method = normalize(owner, "method", Param(kind="str", choices=SUGGESTIONS), method)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
-            f"{owner}: `optimizer` must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            "range_test: `optimizer` must be a torch.optim.Optimizer, "
+            f"got {type(optimizer).__name__}"
         )
+    start_lr, end_lr, num_steps = checked["start_lr"], checked["end_lr"], checked["num_steps"]
+    smoothing, method = checked["smoothing"], checked["method"]
 
-    sweep = sweep_lrs(start_lr, end_lr, num_steps, mode)
+    sweep = sweep_lrs(start_lr, end_lr, num_steps, checked["mode"])
     saved = _snapshot(model, optimizer)
     try:
         lrs, losses, reason = _sweep(
@@ -124,9 +132,9 @@ def range_test(
             loss_fn,
             _cycle(data),
             sweep,
-            accumulation_steps,
+            checked["accumulation_steps"],
             smoothing,
-            diverge_factor,
+            checked["diverge_factor"],
             progress,
         )
     finally:
