@@ -40,14 +40,24 @@ def projection(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> tup
     """Note [projection] for one tensor: the projected update and whether it applied."""
     if p.dim() <= 1:
         return u, False
-    for rows in (p.shape[0], 1):
-        pv, gv = p.reshape(rows, -1), g.reshape(rows, -1)
-        cos = torch.nn.functional.cosine_similarity(gv, pv, dim=1, eps=eps).abs_()
-        if cos.max() < delta / math.sqrt(pv.shape[1]):
-            shape = [-1] + [1] * (p.dim() - 1)
-            p_n = p / pv.norm(dim=1).view(shape).add_(eps)
-            return u - p_n * (p_n * u).reshape(rows, -1).sum(dim=1).view(shape), True
+    pv, gv, uv = p.reshape(len(p), -1), g.reshape(len(p), -1), u.reshape(len(p), -1)
+    for dims, length in ((1, pv.shape[1]), ((0, 1), pv.numel())):  # per channel, then whole
+        cos = cosine(gv, pv, dims, eps)
+        if cos.max() < delta / math.sqrt(length):
+            p_n = pv / (pv.norm(dim=dims, keepdim=True) + eps)
+            return (uv - p_n * (p_n * uv).sum(dim=dims, keepdim=True)).view_as(u), True
     return u, False
+
+
+def cosine(x: Tensor, y: Tensor, dims: int | tuple[int, ...], eps: float) -> Tensor:
+    """``|<x, y>| / (max(|x|, eps) max(|y|, eps))`` over ``dims``, as ``F.cosine_similarity``.
+
+    Written out rather than called on a flattened view, so that the whole-tensor
+    view of a parameter sharded unevenly along dim 0 (FSDP2) needs no reshape.
+    """
+    xn = x.norm(dim=dims, keepdim=True).clamp(min=eps)
+    yn = y.norm(dim=dims, keepdim=True).clamp(min=eps)
+    return ((x / xn) * (y / yn)).sum(dim=dims).abs()
 
 
 def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Tensor:
