@@ -57,7 +57,8 @@ def cosine(x: Tensor, y: Tensor, dims: int | tuple[int, ...], eps: float) -> Ten
     """
     xn = x.norm(dim=dims, keepdim=True).clamp(min=eps)
     yn = y.norm(dim=dims, keepdim=True).clamp(min=eps)
-    return ((x / xn) * (y / yn)).sum(dim=dims).abs()
+    cos: Tensor = ((x / xn) * (y / yn)).sum(dim=dims).abs()
+    return cos
 
 
 def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Tensor:
