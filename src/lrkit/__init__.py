@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 # name -> module that defines it, imported on first attribute access
 _LAZY = {
     "ScheduledLR": "lrkit.lr_scheduler",
+    "save_checkpoint": "lrkit.checkpoint",
+    "load_checkpoint": "lrkit.checkpoint",
     "plot_schedules": "lrkit.tools.plot",
     "sample": "lrkit.tools.plot",
     "steps_per_epoch": "lrkit.horizon",
@@ -48,10 +50,12 @@ __all__ = [
     "ScheduledLR",
     "__version__",
     "check_horizon",
+    "load_checkpoint",
     "parse",
     "plot_schedules",
     "range_test",
     "sample",
+    "save_checkpoint",
     "scale_lr",
     "schedules",
     "steps_per_epoch",

@@ -8,8 +8,8 @@ layer of 5 rows, so FSDP2 shards it unevenly over 2 ranks) for 20 steps on a
 fixed global batch of 8 that the ranks split, with a ScheduledLR driving the
 lr. Rank 0 saves the full parameters (and, for schedule-free optimizers, the
 parameters after ``eval()``) to ``OUT/<mode>.pt``. ``resume`` stops after 10
-steps, saves model, optimizer and scheduler with torch.distributed.checkpoint,
-builds everything afresh, loads, and finishes: it must equal ``fsdp`` exactly.
+steps, saves model, optimizer and scheduler with lrkit.checkpoint (DCP), builds
+everything afresh, loads, and finishes: it must equal ``fsdp`` exactly.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.checkpoint as dcp
 from torch import nn
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
 from lrkit import ScheduledLR
+from lrkit.checkpoint import load_checkpoint, save_checkpoint
 from lrkit.optim.base import REGISTRY
 from lrkit.schedules import WarmupCosine
 
@@ -128,17 +127,10 @@ def run(case: tuple[str, str, float | None, torch.dtype], mode: str, out: Path) 
         return finish(model, opt)
     train(model, opt, sched, range(STEPS // 2), dtype)
     folder = out / f"ckpt-{key(*case)}"
-    model_sd, optim_sd = get_state_dict(model, opt)
-    dcp.save(
-        {"model": model_sd, "optim": optim_sd, "sched": sched.state_dict()}, checkpoint_id=folder
-    )
+    save_checkpoint(folder, model, opt, sched, step=STEPS // 2)
     del model, opt, sched
     model, opt, sched = setup(case, mode)  # fresh weights, empty optimizer state
-    model_sd, optim_sd = get_state_dict(model, opt)
-    state = {"model": model_sd, "optim": optim_sd, "sched": sched.state_dict()}
-    dcp.load(state, checkpoint_id=folder)
-    set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
-    sched.load_state_dict(state["sched"])
+    assert load_checkpoint(folder, model, opt, sched) == {"step": STEPS // 2}
     train(model, opt, sched, range(STEPS // 2, STEPS), dtype)
     return finish(model, opt)
 
