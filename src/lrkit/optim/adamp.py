@@ -76,7 +76,8 @@ def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Te
     k_all = sums[3] / (sums[2].sqrt() + eps) ** 2
     k = torch.where(by_rows, k_rows, torch.where(whole, k_all, torch.zeros_like(k_all)))
     uv.sub_(pv * k.unsqueeze(1))
-    return by_rows | whole
+    applied: Tensor = by_rows | whole
+    return applied
 
 
 def foreach_projection_(
