@@ -20,7 +20,11 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        top = module.split(".", maxsplit=1)[0]
-        extra = EXTRAS.get(top)
-        hint = f"pip install 'lrkit[{extra}]'" if extra else f"pip install {top}"
-        raise ImportError(f"{module} is needed for this feature: {hint}") from exc
+        raise ImportError(f"{module} is needed for this feature: {install_hint(module)}") from exc
+
+
+def install_hint(module: str) -> str:
+    """What to install for ``module``: ``pip install 'lrkit[tasks]'`` for ``sklearn``, say."""
+    top = module.split(".", maxsplit=1)[0]
+    extra = EXTRAS.get(top)
+    return f"pip install 'lrkit[{extra}]'" if extra else f"pip install {top}"

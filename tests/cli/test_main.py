@@ -261,3 +261,22 @@ def test_trajectories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert [p["optimizer"] for p in data["paths"]] == ["sgd", "adam"]
     assert data["files"] == [str(out), str(gif)] and out.stat().st_size > 10_000
     assert gif.stat().st_size > 10_000
+
+
+def test_missing_optional_dependency_names_the_extra(monkeypatch, capsys) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    from lrkit.tasks import classify
+
+    classify.digits_arrays.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    monkeypatch.setattr("importlib.import_module", lambda name: no_sklearn(name))
+    assert main(["range-test", "--task", "digits", "--steps", "5"]) == 1
+    assert "pip install 'lrkit[tasks]'" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from lrkit import __version__
 from lrkit.cli import env_cmd, list_cmd, plot_cmd, range_test_cmd, steps_cmd, trajectories_cmd
 from lrkit.cli.errors import UsageError, UserCodeError
 from lrkit.cli.output import Output
+from lrkit.extras import EXTRAS, install_hint
 
 COMMANDS = (plot_cmd, range_test_cmd, trajectories_cmd, list_cmd, steps_cmd, env_cmd)
 
@@ -41,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, out) or 0)
     except UserCodeError as exc:
         return _fail(exc, 1, original=exc.original)
+    except ModuleNotFoundError as exc:  # an optional dependency
+        if not exc.name or exc.name.split(".")[0] not in EXTRAS:
+            return _fail(exc, 1)
+        missing = ImportError(f"{exc.name} is needed for this command: {install_hint(exc.name)}")
+        return _fail(missing, 1)
     except (UsageError, ValueError, TypeError) as exc:
         return _fail(exc, 2)
     except KeyboardInterrupt:
