@@ -63,7 +63,8 @@ def _fail(exc: BaseException, code: int, original: BaseException | None = None) 
     print(f"lrkit: error: {exc}", file=sys.stderr)
     if original is not None:  # the user's own frames, without lrkit's
         frames = traceback.extract_tb(original.__traceback__)
-        own = [f for f in frames if "/lrkit/" not in f.filename.replace(os.sep, "/")]
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # src/lrkit
+        own = [f for f in frames if not os.path.abspath(f.filename).startswith(package + os.sep)]
         print("Traceback of your code (most recent call last):", file=sys.stderr)
         print("".join(traceback.format_list(own or frames)).rstrip(), file=sys.stderr)
         print(f"{type(original).__name__}: {original}", file=sys.stderr)
