@@ -64,18 +64,19 @@ def cosine(x: Tensor, y: Tensor, dims: int | tuple[int, ...], eps: float) -> Ten
 def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Tensor:
     """Note [projection] in place on ``u`` without a host sync; returns a 0-dim bool "applied"."""
     pv, gv, uv = p.reshape(len(p), -1), g.reshape(len(p), -1), u.view(len(p), -1)
-    # per-row dot products (vecdot: one pass, no temporaries; bmm was 1.8x slower on CPU)
-    gp, gg = torch.linalg.vecdot(gv, pv), torch.linalg.vecdot(gv, gv)
-    pp, pu = torch.linalg.vecdot(pv, pv), torch.linalg.vecdot(pv, uv)
-    sums = torch.stack([gp.sum(), gg.sum(), pp.sum(), pu.sum()])
-    cos_rows = gp.abs() / (gg.sqrt().clamp(min=eps) * pp.sqrt().clamp(min=eps))
+    # per row: the norms of g and p as plain reductions, g.p and p.u as a product and a
+    # sum (batched 1x1 matmuls were 1.8x slower on the CPU)
+    gn, pn = torch.linalg.vector_norm(gv, dim=1), torch.linalg.vector_norm(pv, dim=1)
+    gp, pu = torch.linalg.vecdot(gv, pv), torch.linalg.vecdot(pv, uv)
+    sums = torch.stack([gp.sum(), (gn * gn).sum(), (pn * pn).sum(), pu.sum()])
+    cos_rows = gp.abs() / (gn.clamp(min=eps) * pn.clamp(min=eps))
     cos_all = sums[0].abs() / (sums[1].sqrt().clamp(min=eps) * sums[2].sqrt().clamp(min=eps))
     by_rows = cos_rows.max() < delta / math.sqrt(pv.shape[1])
     whole = cos_all < delta / math.sqrt(pv.numel())
-    k_rows = pu / (pp.sqrt() + eps) ** 2
+    k_rows = pu / (pn + eps) ** 2
     k_all = sums[3] / (sums[2].sqrt() + eps) ** 2
     k = torch.where(by_rows, k_rows, torch.where(whole, k_all, torch.zeros_like(k_all)))
-    uv.sub_(pv * k.unsqueeze(1))
+    uv.addcmul_(pv, k.unsqueeze(1), value=-1)  # no full-size temporary
     applied: Tensor = by_rows | whole
     return applied
 

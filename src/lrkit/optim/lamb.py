@@ -184,25 +184,40 @@ class Lamb(Optimizer):
             torch._foreach_add_(m, grads)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        # Note [lamb scale]: u = c * m / (sqrt(v) + eps sqrt(bc2)) with c = sqrt(bc2) / bc1 is
+        # the reference's (m / bc1) / (sqrt(v) / sqrt(bc2) + eps); the foreach path keeps
+        # u / c and folds c into the weight decay, the norms and the last scale (two passes
+        # fewer than dividing by each correction)
+        c = math.sqrt(bias_correction2) / bias_correction1
         denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, math.sqrt(bias_correction2))
-        torch._foreach_add_(denom, group["eps"])
-        u = torch._foreach_div(m, bias_correction1)
-        torch._foreach_div_(u, denom)
+        torch._foreach_add_(denom, group["eps"] * math.sqrt(bias_correction2))
+        adapt = wd != 0 or group["always_adapt"]
+        coupled = wd != 0 and not group["decoupled_decay"]
+        if wd != 0 and group["decoupled_decay"]:
+            foreach_add_scaled_(params, params, -self._decay_scale(group) * wd)
+        if not (adapt or group["caution"] or isinstance(lr, Tensor)):
+            torch._foreach_addcdiv_(params, m, denom, value=-lr * c)  # no u needed
+            return
+        u = torch._foreach_div(m, denom)
         if group["caution"]:
             for ui, gi in zip(u, grads, strict=True):
                 mask = (ui * gi > 0).to(gi.dtype)
                 ui.mul_(mask.div_(mask.mean().clamp_(min=1e-3)))
-        if wd != 0:
-            if group["decoupled_decay"]:
-                foreach_add_scaled_(params, params, -self._decay_scale(group) * wd)
-            else:
-                torch._foreach_add_(u, params, alpha=wd)
-        if wd != 0 or group["always_adapt"]:
+        if coupled:
+            torch._foreach_add_(u, params, alpha=wd / c)
+        scale: float | list[Tensor] = c
+        if adapt:
             ratios = trust_ratio(
                 torch.stack(torch._foreach_norm(params)),
-                torch.stack(torch._foreach_norm(u)),
+                torch.stack(torch._foreach_norm(u)) * c,
                 group["trust_clip"],
             )
-            torch._foreach_mul_(u, list(ratios.unbind()))
+            scale = list((ratios * c).unbind())
+        if params[0].device.type == "cpu" and not isinstance(lr, Tensor):
+            # reading a CPU scalar costs no sync: scale and add in one pass per tensor
+            factors = [c] * len(params) if isinstance(scale, float) else [float(r) for r in scale]
+            for p, ui, f in zip(params, u, factors, strict=True):
+                p.add_(ui, alpha=-lr * f)
+            return
+        torch._foreach_mul_(u, scale)
         foreach_add_scaled_(params, u, -lr)
