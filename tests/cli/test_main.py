@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -144,18 +145,10 @@ def test_plot_compat_flags_and_golden_json(capsys: pytest.CaptureFixture[str]) -
     ],
 )
 def test_usage_errors_exit_2(argv, message, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) if argv[:2] == ["list", "widgets"] else _nothing():
+    with pytest.raises(SystemExit) if argv[:2] == ["list", "widgets"] else nullcontext():
         assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) <= 3
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_list_golden_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,8 @@ def _sink(fmt: str = "human", quiet: bool = False) -> tuple[Output, io.StringIO]
 def test_human_json_and_quiet() -> None:
     out, buf = _sink()
     out.info("hello")
-    out.table([{"name": "a", "lr": 0.1234567}, {"name": "bb", "lr": None}])
+    rows = [{"name": "a", "lr": 0.1234567}, {"name": "bb", "lr": None}]
+    out.result(rows, lambda: format_table(rows))
     assert buf.getvalue() == "hello\nname  lr\na     0.1235\nbb    -\n"
     out, buf = _sink("json")
     out.info("not shown")

@@ -57,10 +57,6 @@ class Output:
         elif human is not None:
             print(human() if callable(human) else human, file=self.stdout)
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
-        """``rows`` as JSON, or an aligned table of ``columns`` (default: the first row's keys)."""
-        self.result(list(rows), lambda: format_table(rows, columns))
-
     def progress(self, items: Iterable[T], total: int, description: str = "") -> Iterator[T]:
         """``items``, with a progress bar on stderr when it is a terminal in human mode."""
         if not (self.human and self.stderr.isatty()):

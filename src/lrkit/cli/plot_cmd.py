@@ -66,25 +66,25 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     from lrkit.tools.figure import check_output
     from lrkit.tools.plot import plot_curves
-    from lrkit.tools.sources import default_steps, load, schedules_in
+    from lrkit.tools.sources import default_steps, load, resolve
 
-    sources = list(args.sources or DEFAULT_SPECS)
     options = parse_options(args.options)
-    if options and all(schedules_in(s) is not None for s in sources):
+    sources = [resolve(s, options) for s in args.sources or DEFAULT_SPECS]
+    if options and all(s.native for s in sources):
         raise UsageError(
             f"unrecognized arguments: {' '.join(args.options)} "
             "(scheduler flags apply to LIB:NAME sources only)"
         )
     if args.output is not None:
         check_output("lrkit plot", args.output)
-    steps = args.steps if args.steps is not None else default_steps(sources, options)
+    steps = args.steps if args.steps is not None else default_steps(sources)
     if steps < 1:
         raise UsageError(f"--steps must be a positive integer, got {steps}")
     if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
         raise UsageError(
             f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
         )
-    curves = [c for s in sources for c in load(s, steps, options)]
+    curves = [c for s in sources for c in load(s, steps)]
     if args.format is not None:
         if not args.quiet:
             out.stdout.write(to_csv(curves) if args.format == "csv" else to_json(curves) + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,20 +10,23 @@ import numpy as np
 
 from lrkit.schedules import Schedule
 from lrkit.tools.figure import saved_figure
-from lrkit.tools.sources import Curve, schedule_curve
+from lrkit.tools.sources import Curve, schedule_curve, steps_past
 
 
 def default_steps(schedules: Sequence[Schedule], fallback: int = 1000) -> int:
     """A horizon that shows every schedule's phases: 10% past the last breakpoint."""
-    ends = [b for s in schedules for b in s.breakpoints()]
-    return max(1, math.ceil(round(1.1 * max(ends), 6))) if ends else fallback
+    return steps_past([b for s in schedules for b in s.breakpoints()], fallback)
+
+
+def _check_steps(owner: str, steps: object) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"{owner}: `steps` must be a positive integer, got {steps!r}")
+    return steps
 
 
 def sample(schedule: Schedule, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """``(t, schedule(t))`` for ``t = 0 .. steps`` (inclusive)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"sample: `steps` must be a positive integer, got {steps!r}")
-    t = np.arange(steps + 1, dtype=np.float64)
+    t = np.arange(_check_steps("sample", steps) + 1, dtype=np.float64)
     return t, schedule(t)
 
 
@@ -52,8 +54,7 @@ def plot_schedules(
             f"plot_schedules: `labels` must have one entry per schedule "
             f"({len(schedules)}), got {len(labels)}"
         )
-    steps = steps if steps is not None else default_steps(schedules)
-    sample(schedules[0], steps)  # checks steps
+    steps = _check_steps("plot_schedules", steps if steps is not None else default_steps(schedules))
     curves = [schedule_curve(s, steps, label) for s, label in zip(schedules, labels)]
     return plot_curves(curves, output, log=log, title=title, steps_per_epoch=steps_per_epoch)
 

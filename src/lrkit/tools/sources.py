@@ -26,6 +26,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,36 +72,56 @@ class Curve:
         return np.arange(len(self.values), dtype=np.float64)
 
 
-def schedules_in(source: str) -> list[tuple[str, Schedule]] | None:
-    """The native schedules a spec or file names, with labels; None for a compat source."""
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One source, read once: its native schedules (with labels), or the compat
+    scheduler it names with its keyword arguments (``factory`` is then set)."""
+
+    text: str
+    schedules: tuple[tuple[str, Schedule], ...] = ()
+    factory: Any = None
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def native(self) -> bool:
+        return self.factory is None
+
+
+def resolve(source: str, options: Mapping[str, Any] | None = None) -> Source:
+    """Parse a spec, read a file or look up a compat name (``options`` go to the latter)."""
     path = Path(source)
     if path.suffix.lower() in FILE_SUFFIXES:
-        return [(f"{path.name}[{i}]" if i else path.name, s) for i, s in enumerate(_read(path))]
+        labelled = [(f"{path.name}[{i}]" if i else path.name, s) for i, s in enumerate(_read(path))]
+        return Source(source, tuple(labelled))
     if _compat_parts(source) is not None:
-        return None
+        factory, kwargs = _compat(source, options or {})
+        return Source(source, factory=factory, kwargs=kwargs)
     schedule = parse(source)
-    return [(str(schedule), schedule)]
+    return Source(source, ((str(schedule), schedule),))
 
 
-def default_steps(sources: Sequence[str], options: Mapping[str, Any], fallback: int = 1000) -> int:
+def steps_past(ends: Sequence[float], fallback: int = 1000) -> int:
+    """10% past the last of ``ends`` (phase boundaries, horizons); ``fallback`` without any."""
+    return max(1, math.ceil(round(1.1 * max(ends), 6))) if ends else fallback
+
+
+def default_steps(sources: Sequence[str | Source], options: Mapping[str, Any] | None = None) -> int:
     """10% past the last phase of every source (compat: past its horizon argument)."""
     ends: list[float] = []
     for source in sources:
-        found = schedules_in(source)
-        if found is not None:
-            ends += [b for _, s in found for b in s.breakpoints()]
-            continue
-        _, _, kwargs = _compat(source, options)
+        found = resolve(source, options) if isinstance(source, str) else source
+        ends += [b for _, s in found.schedules for b in s.breakpoints()]
+        kwargs = found.kwargs
         ends += [float(kwargs[k]) for k in HORIZON_KEYS if isinstance(kwargs.get(k), (int, float))]
-    return max(1, int(np.ceil(round(1.1 * max(ends), 6)))) if ends else fallback
+    return steps_past(ends)
 
 
-def load(source: str, steps: int, options: Mapping[str, Any] | None = None) -> list[Curve]:
+def load(source: str | Source, steps: int, options: Mapping[str, Any] | None = None) -> list[Curve]:
     """The curve(s) of one source at steps ``0 .. steps``; ``options`` go to compat sources."""
-    found = schedules_in(source)
-    if found is not None:
-        return [schedule_curve(s, steps, label) for label, s in found]
-    return [_compat_curve(source, steps, dict(options or {}))]
+    found = resolve(source, options) if isinstance(source, str) else source
+    if found.native:
+        return [schedule_curve(s, steps, label) for label, s in found.schedules]
+    return [_compat_curve(found, steps)]
 
 
 def schedule_curve(schedule: Schedule, steps: int, label: str | None = None) -> Curve:
@@ -147,8 +168,8 @@ def _compat_parts(source: str) -> tuple[str, str] | None:
     return lib.strip(), name.strip()
 
 
-def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, str, dict[str, Any]]:
-    """The compat callable a source names, its label and its keyword arguments."""
+def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The compat callable a source names, and its keyword arguments."""
     parts = _compat_parts(source)
     assert parts is not None
     lib, name = parts
@@ -162,12 +183,12 @@ def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, str, dict[str
                 + did_you_mean(name, list(module._FUNCTIONS))
             )
         kwargs = _hf_kwargs(kwargs)
-        return (lambda opt, **kw: module.get_scheduler(name, opt, **kw)), source, kwargs
+        return (lambda opt, **kw: module.get_scheduler(name, opt, **kw)), kwargs
     name = TIMM_NAMES.get(name, name) if lib == "timm" else name
     public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
     if name not in public:
         raise SourceError(f"unknown scheduler {source!r}" + did_you_mean(name, public))
-    return getattr(module, name), source, kwargs
+    return getattr(module, name), kwargs
 
 
 def _hf_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -182,16 +203,18 @@ def _inline_kwargs(source: str) -> dict[str, Any]:
         return {}
     try:
         call = ast.parse("f(" + rest, mode="eval").body
-        assert isinstance(call, ast.Call)
-        if call.args:
-            raise SourceError(f"{source!r}: give arguments by keyword, e.g. name(steps=100)")
+    except SyntaxError as exc:
+        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
+    if not isinstance(call, ast.Call) or call.args:
+        raise SourceError(f"{source!r}: give arguments by keyword, e.g. name(steps=100)")
+    try:
         return {str(kw.arg): ast.literal_eval(kw.value) for kw in call.keywords}
-    except (SyntaxError, ValueError) as exc:
+    except ValueError as exc:
         raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
 
 
-def _compat_curve(source: str, steps: int, options: dict[str, Any]) -> Curve:
-    factory, label, kwargs = _compat(source, options)
+def _compat_curve(source: Source, steps: int) -> Curve:
+    factory, kwargs, label = source.factory, source.kwargs, source.text
     params = inspect.signature(factory).parameters
     if "optimizer" not in params and "opt" not in params:
         made = factory(**kwargs)  # keras / optax: a function of the step
@@ -204,7 +227,7 @@ def _compat_curve(source: str, steps: int, options: dict[str, Any]) -> Curve:
     optimizer = torch.optim.SGD([param], lr=1.0, momentum=0.9)
     scheduler = factory(optimizer, **kwargs)
     if type(scheduler).__name__ in ("ReduceLROnPlateau", "PlateauLRScheduler", "GreedyLR"):
-        raise SourceError(f"{source!r} follows a metric, so it has no curve to plot")
+        raise SourceError(f"{label!r} follows a metric, so it has no curve to plot")
     group = optimizer.param_groups[0]
     lrs, momenta = np.full(steps + 1, np.nan), np.full(steps + 1, np.nan)
     timm_epochs = getattr(scheduler, "t_in_epochs", None)
