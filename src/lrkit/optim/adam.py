@@ -19,6 +19,7 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     foreach_add_scaled_,
+    foreach_square_average_,
     foreach_weight_decay_,
     grads_of,
     register,
@@ -120,8 +121,7 @@ class Adam(Optimizer):
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_lerp_(m, grads, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        foreach_square_average_(v, grads, beta2)
         if group["amsgrad"]:
             torch._foreach_maximum_(bufs["max_exp_avg_sq"], v)
             v = bufs["max_exp_avg_sq"]

@@ -21,6 +21,7 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_square_average_,
     register,
 )
 from lrkit.schedules.params import Param
@@ -201,8 +202,7 @@ class AdamP(Optimizer):
         )
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         torch._foreach_lerp_(m, grads, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        foreach_square_average_(v, grads, beta2)
         denom = torch._foreach_sqrt(v)
         torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
         torch._foreach_add_(denom, eps)

@@ -392,6 +392,12 @@ def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tenso
         torch._foreach_add_(params, xs, alpha=scale)
 
 
+def foreach_square_average_(v: TensorList, grads: TensorList, beta2: float) -> None:
+    """Adam's second moment for lists: ``v <- beta2 * v + (1 - beta2) * g^2``."""
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+
+
 def weight_decay_(group: dict[str, Any], p: Tensor, g: Tensor) -> Tensor:
     """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group has a
     true ``decoupled_weight_decay``, else ``g <- g + wd p`` (L2); returns ``g``."""

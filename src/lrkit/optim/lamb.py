@@ -19,6 +19,7 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_square_average_,
     register,
 )
 from lrkit.schedules.params import Param
@@ -182,8 +183,7 @@ class Lamb(Optimizer):
         else:
             torch._foreach_mul_(m, beta1)
             torch._foreach_add_(m, grads)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        foreach_square_average_(v, grads, beta2)
         # Note [lamb scale]: u = c * m / (sqrt(v) + eps sqrt(bc2)) with c = sqrt(bc2) / bc1 is
         # the reference's (m / bc1) / (sqrt(v) / sqrt(bc2) + eps); the foreach path keeps
         # u / c and folds c into the weight decay, the norms and the last scale (two passes

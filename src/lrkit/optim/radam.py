@@ -19,6 +19,7 @@ from lrkit.optim.base import (
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
+    foreach_square_average_,
     foreach_weight_decay_,
     register,
     weight_decay_,
@@ -170,8 +171,7 @@ class RAdam(Optimizer):
         if not official:
             grads = foreach_weight_decay_(group, params, grads)
         torch._foreach_lerp_(m, grads, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        foreach_square_average_(v, grads, beta2)
         coefs = [self._coefficients(group, t) for t in steps]
         for rectified in (True, False):  # params usually share one step count: one pass
             idx = [i for i, (r, f) in enumerate(coefs) if r is rectified and f != 0.0]

@@ -16,6 +16,7 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     as_float,
+    foreach_square_average_,
     foreach_weight_decay_,
     register,
     weight_decay_,
@@ -207,8 +208,7 @@ class AdamWScheduleFree(_ScheduleFree):
     ) -> TensorList:
         beta2 = group["betas"][1]
         v = bufs["exp_avg_sq"]
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        foreach_square_average_(v, grads, beta2)
         denom = torch._foreach_div(v, 1 - beta2 ** (group["k"] + 1))
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, group["eps"])
