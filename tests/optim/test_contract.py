@@ -58,6 +58,24 @@ def test_impls_agree_in_float64(name: str, extra: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_channels_last_params_match_the_reference(name: str) -> None:
+    """A channels_last conv weight, with a grad in either layout (AdamP/SGDP's foreach
+    projection once failed on it)."""
+    gen = torch.Generator().manual_seed(9)
+    w = torch.randn(6, 4, 3, 3, generator=gen, dtype=torch.float64)
+    params = [w.contiguous(memory_format=torch.channels_last).requires_grad_()]
+    params.append(torch.randn(5, 3, generator=gen, dtype=torch.float64).requires_grad_())
+    grads = make_grads(9, params, 10, orthogonal_every=3)
+    for t, row in enumerate(grads):
+        if t % 2:
+            row[0] = row[0].contiguous(memory_format=torch.channels_last)
+    want = run(lambda ps: build(name, ps, impl="reference"), clone_params(params), grads)
+    for impl in ("foreach", "auto"):
+        got = run(lambda ps, impl=impl: build(name, ps, impl=impl), clone_params(params), grads)
+        assert_same(got, want, torch.float64)
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("impl", ["reference", "foreach", "auto"])
 def test_resume_from_state_dict_is_bit_exact(name: str, impl: str) -> None:
     params = make_params(4, torch.float32)

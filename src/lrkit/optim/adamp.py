@@ -64,7 +64,10 @@ def cosine(x: Tensor, y: Tensor, dims: int | tuple[int, ...], eps: float) -> Ten
 
 def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Tensor:
     """Note [projection] in place on ``u`` without a host sync; returns a 0-dim bool "applied"."""
-    pv, gv, uv = p.reshape(len(p), -1), g.reshape(len(p), -1), u.view(len(p), -1)
+    pv, gv = p.reshape(len(p), -1), g.reshape(len(p), -1)
+    # rows of u: a view, or for another layout (channels_last) a copy written back below
+    viewable = u.is_contiguous()
+    uv = u.view(len(p), -1) if viewable else u.reshape(len(p), -1)
     # per row: the norms of g and p as plain reductions, g.p and p.u as a product and a
     # sum (batched 1x1 matmuls were 1.8x slower on the CPU)
     gn, pn = torch.linalg.vector_norm(gv, dim=1), torch.linalg.vector_norm(pv, dim=1)
@@ -78,6 +81,8 @@ def projection_(p: Tensor, g: Tensor, u: Tensor, delta: float, eps: float) -> Te
     k_all = sums[3] / (sums[2].sqrt() + eps) ** 2
     k = torch.where(by_rows, k_rows, torch.where(whole, k_all, torch.zeros_like(k_all)))
     uv.addcmul_(pv, k.unsqueeze(1), value=-1)  # no full-size temporary
+    if not viewable:
+        u.copy_(uv.view(u.shape))
     applied: Tensor = by_rows | whole
     return applied
 
