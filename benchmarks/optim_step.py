@@ -108,9 +108,11 @@ def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]
     """(lrkit implementations, peers) for one algorithm, with matching hyperparameters."""
     k = HYPER[name]
     cls = REGISTRY[name].cls
+    impls = ["auto", "foreach"]
+    if cls.fused_cpu:  # lrkit's CPU kernels (Note [fused cpu]); built on first use
+        impls.append("fused")
     ours: dict[str, Factory] = {
-        f"lrkit {impl}": (lambda ps, impl=impl: cls(ps, **k, impl=impl))
-        for impl in ("auto", "foreach")
+        f"lrkit {impl}": (lambda ps, impl=impl: cls(ps, **k, impl=impl)) for impl in impls
     }
     peers: dict[str, Factory | None] = {}
     if name in TORCH:

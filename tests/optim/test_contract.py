@@ -13,6 +13,7 @@ from tests.optim.trajectory import assert_same, clone_params, make_grads, make_p
 
 import lrkit.optim as lo
 from lrkit.optim.base import REGISTRY
+from lrkit.optim.fused_cpu import compiler_problem
 
 NAMES = sorted(REGISTRY)
 # options that exercise more of each algorithm than the defaults do
@@ -30,6 +31,24 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adamw_schedulefree": dict(lr=0.01, warmup_steps=5, weight_decay=0.01),
     "sgd_schedulefree": dict(lr=0.05, warmup_steps=5),
 }
+
+
+def fused_exists(name: str) -> bool:
+    """lrkit's CPU kernels, or torch's fused CPU kernels behind impl="fused"."""
+    cls = REGISTRY[name].cls
+    return cls.fused_cpu or cls._torch_kernel is not lo.Optimizer._torch_kernel
+
+
+FUSED = [n for n in NAMES if fused_exists(n)]
+needs_compiler = pytest.mark.skipif(
+    compiler_problem() is not None, reason=f"fused CPU kernels: {compiler_problem()}"
+)
+
+
+def impls_of(name: str) -> tuple[str, ...]:
+    """The impls to compare with ``reference`` for ``name``."""
+    fused = name in FUSED and compiler_problem() is None
+    return ("foreach", "auto", "fused") if fused else ("foreach", "auto")
 
 
 def build(name: str, params: Any, **kw: Any) -> lo.Optimizer:
@@ -50,7 +69,7 @@ def test_impls_agree_in_float64(name: str, extra: dict[str, Any]) -> None:
     params = make_params(3, torch.float64)
     grads = make_grads(3, params, 25, orthogonal_every=4)
     want = run(lambda ps: build(name, ps, impl="reference", **extra), clone_params(params), grads)
-    for impl in ("foreach", "auto"):
+    for impl in impls_of(name):
         got = run(
             lambda ps, impl=impl: build(name, ps, impl=impl, **extra), clone_params(params), grads
         )
@@ -70,13 +89,16 @@ def test_channels_last_params_match_the_reference(name: str) -> None:
         if t % 2:
             row[0] = row[0].contiguous(memory_format=torch.channels_last)
     want = run(lambda ps: build(name, ps, impl="reference"), clone_params(params), grads)
-    for impl in ("foreach", "auto"):
+    for impl in impls_of(name):
         got = run(lambda ps, impl=impl: build(name, ps, impl=impl), clone_params(params), grads)
         assert_same(got, want, torch.float64)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("impl", ["reference", "foreach", "auto"])
+IMPL_CASES = [(n, i) for n in NAMES for i in ("reference", "foreach", "auto")]
+IMPL_CASES += [pytest.param(n, "fused", marks=needs_compiler) for n in FUSED]
+
+
+@pytest.mark.parametrize(("name", "impl"), IMPL_CASES)
 def test_resume_from_state_dict_is_bit_exact(name: str, impl: str) -> None:
     params = make_params(4, torch.float32)
     grads = make_grads(4, params, 20)
@@ -130,8 +152,9 @@ def test_lrkit_only_options_keep_their_constructed_values_on_a_torch_load() -> N
     assert ours.param_groups[0]["lr"] == 0.2
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("impl", ["reference", "foreach"])
+@pytest.mark.parametrize(
+    ("name", "impl"), [c for c in IMPL_CASES if getattr(c, "values", c)[1] != "auto"]
+)
 def test_tensor_lr_equals_float_lr(name: str, impl: str) -> None:
     params = make_params(6, torch.float64)
     grads = make_grads(6, params, 10)
@@ -350,10 +373,11 @@ ERRORS = [
     ),
     (lo.Adam, dict(impl="foreachh"), ValueError, "(did you mean 'foreach'?)"),
     (
-        lo.Adam,
+        lo.RAdam,
         dict(impl="fused"),
         ValueError,
-        "Adam: `impl='fused'` needs lrkit's fused GPU kernels",
+        "RAdam: `impl='fused'` on the CPU is available for AdamP, SGDP and Lamb (lrkit's "
+        "kernels) and Adam, AdamW, SGD and Adagrad (torch's)",
     ),
     (
         lo.Adam,

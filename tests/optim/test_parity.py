@@ -18,6 +18,7 @@ import torch
 from tests.optim.trajectory import assert_same, clone_params, make_grads, make_params, run
 
 import lrkit.optim as lo
+from lrkit.optim.fused_cpu import compiler_problem
 
 adamp = pytest.importorskip("adamp")
 lion_pytorch = pytest.importorskip("lion_pytorch")
@@ -316,3 +317,17 @@ def compare(case: Case, seed: int, dtype: torch.dtype, impl: str) -> None:
 def test_matches_reference_implementation(case: Case, seed: int, impl: str) -> None:
     for dtype in case.dtypes:
         compare(case, seed, dtype, impl)
+
+
+FUSED_CASES = [
+    c for c in CASES if c.ours.fused_cpu or c.name in ("sgd", "adagrad", "adam", "adamw")
+]
+
+
+@pytest.mark.skipif(compiler_problem() is not None, reason=f"fused CPU: {compiler_problem()}")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("case", FUSED_CASES, ids=str)
+def test_fused_matches_reference_implementation(case: Case, seed: int) -> None:
+    """impl="fused": lrkit's CPU kernels (AdamP, SGDP, Lamb) or torch's fused ones."""
+    for dtype in case.dtypes:
+        compare(case, seed, dtype, "fused")

@@ -4,6 +4,7 @@ projection it shares with SGDP."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -20,6 +21,7 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     add_scaled_,
+    as_float,
     foreach_add_scaled_,
     foreach_square_average_,
     register,
@@ -108,6 +110,58 @@ def foreach_projection_(
     return factors
 
 
+def stacked_projection(
+    stats: Tensor, params: list[Tensor], delta: float, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Note [projection] for many tensors at once, from their per-row sums.
+
+    ``stats`` stacks the rows of every tensor (``size(0)`` rows for more than one
+    dimension, else 1) with columns g.p, g.g, p.p, p.u (float64, as the fused
+    kernels write them). Returns ``k`` per row (the update becomes ``u - k p``),
+    whether each tensor was projected, and each row's tensor index.
+    """
+    rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
+    seg = torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows))
+    cols = torch.tensor(
+        [p.numel() // r if r else 0 for p, r in zip(params, rows)], dtype=stats.dtype
+    )
+    numel = torch.tensor([p.numel() for p in params], dtype=stats.dtype)
+    multi = torch.tensor([p.dim() > 1 for p in params])
+    gp, gg, pp, pu = stats.unbind(1)
+    tot = torch.zeros(len(params), 4, dtype=stats.dtype).index_add_(0, seg, stats)
+    cos_rows = gp.abs() / (gg.sqrt().clamp(min=eps) * pp.sqrt().clamp(min=eps))
+    cos_max = torch.full((len(params),), -math.inf, dtype=stats.dtype)
+    cos_max.scatter_reduce_(0, seg, cos_rows, "amax")
+    cos_all = tot[:, 0].abs() / (tot[:, 1].sqrt().clamp(min=eps) * tot[:, 2].sqrt().clamp(min=eps))
+    by_rows = multi & (cos_max < delta / cols.sqrt())
+    whole = multi & ~by_rows & (cos_all < delta / numel.sqrt())
+    k_rows = pu / (pp.sqrt() + eps) ** 2
+    k_all = tot[:, 3] / (tot[:, 2].sqrt() + eps) ** 2
+    zero = torch.zeros((), dtype=stats.dtype)
+    k = torch.where(by_rows[seg], k_rows, torch.where(whole[seg], k_all[seg], zero))
+    return k, by_rows | whole, seg
+
+
+def fused_projection_step(
+    kernel_phase2: Callable[[Tensor, Tensor, Tensor], None],
+    stats: Tensor,
+    params: list[Tensor],
+    group: dict[str, Any],
+    decay: float,
+    scale: float,
+) -> None:
+    """Phase 2 of AdamP/SGDP (Note [fused cpu]): ``p <- p d - scale (u - k p)`` with
+    ``d = 1 - decay * r`` (``r`` = wd_ratio where projected, else 1)."""
+    k, projected, seg = stacked_projection(stats, params, group["delta"], group["eps"])
+    f64 = torch.float64  # a Python scalar in torch.where would be float32
+    ratio = torch.where(
+        projected, torch.tensor(group["wd_ratio"], dtype=f64), torch.ones((), dtype=f64)
+    )
+    d = (1 - decay * ratio)[seg].contiguous()
+    s = torch.full((len(params),), scale, dtype=torch.float64)
+    kernel_phase2(d, k.contiguous(), s)
+
+
 def foreach_decay_(params: TensorList, factors: list[Tensor], rate: float | Tensor) -> None:
     """``p <- p * (1 - rate * r)`` with each tensor's weight-decay factor ``r``."""
     decay = torch._foreach_mul(factors, -rate)
@@ -131,6 +185,7 @@ class AdamP(Optimizer):
     State: ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
+    fused_cpu = True
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "betas": BETA,
@@ -171,6 +226,33 @@ class AdamP(Optimizer):
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
+
+    def _fused(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        bufs: dict[str, list[Tensor]],
+        step: float,
+        scale: float,
+    ) -> None:
+        from lrkit.optim.fused_cpu import kernels
+
+        k = kernels()
+        lr, (beta1, beta2), eps = as_float(group["lr"]), group["betas"], group["eps"]
+        m, v, nesterov = bufs["exp_avg"], bufs["exp_avg_sq"], group["nesterov"]
+        c2 = math.sqrt(1 - beta2**step)
+        stats = k.adamp_phase1(params, grads, m, v, scale, beta1, beta2, c2, eps, nesterov)
+        fused_projection_step(
+            lambda d, kk, s: k.adamp_phase2(
+                params, grads, m, v, d, kk, s, scale, beta1, c2, eps, nesterov
+            ),
+            stats,
+            params,
+            group,
+            lr * group["weight_decay"],
+            lr / (1 - beta1**step),
+        )
 
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0

@@ -9,7 +9,11 @@ An algorithm subclasses :class:`Optimizer` and supplies
   implementation's keys;
 * ``_buffers(group)``: the state keys that hold a tensor shaped like the param;
 * ``_reference(...)``: the per-tensor update that reads like the docstring;
-* ``_foreach(...)``: the same update on lists of tensors of one device and dtype.
+* ``_foreach(...)``: the same update on lists of tensors of one device and dtype;
+* optionally ``_fused(...)`` with ``fused_cpu = True``: the update with lrkit's
+  C++ kernels for ``impl="fused"`` on the CPU (Note [fused cpu] in ``fused_cpu``),
+  or ``_torch_kernel``/``_torch_step``: torch's own fused CPU kernel, which
+  ``auto`` and ``fused`` run.
 
 Note [gradients]: the update reads ``g``, which is ``p.grad`` negated under
 ``maximize`` and multiplied by the clipping coefficient under
@@ -79,6 +83,7 @@ class Optimizer(torch.optim.Optimizer):
     hyper: ClassVar[dict[str, Param]] = {}
     supports_complex: ClassVar[bool] = False
     splittable: ClassVar[bool] = False  # elementwise update: Note [cache batches] may split tensors
+    fused_cpu: ClassVar[bool] = False  # has ``_fused``: lrkit's CPU kernels (Note [fused cpu])
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
 
     def __init__(
@@ -98,11 +103,6 @@ class Optimizer(torch.optim.Optimizer):
             raise ValueError(
                 f"{owner}: `impl` must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}"
                 + did_you_mean(impl, IMPLS)
-            )
-        if impl == "fused":
-            raise ValueError(
-                f"{owner}: `impl='fused'` needs lrkit's fused GPU kernels, which this version "
-                "does not have yet; use impl='auto', 'foreach' or 'reference'"
             )
         self.impl = impl
         self._fresh: set[int] = set()  # ids of params whose state this step created
@@ -151,8 +151,38 @@ class Optimizer(torch.optim.Optimizer):
                 raise ValueError(f"{owner}: complex parameters are not supported, got {p.dtype}")
         if len({id(p) for p in tensors}) != len(tensors):
             raise ValueError(f"{owner}: `params` lists the same tensor more than once")
+        if self.impl == "fused":
+            self._check_fused(tensors)
         super().add_param_group({**param_group, "params": params})
         self._check_group(self.param_groups[-1])
+
+    def _check_fused(self, tensors: list[Tensor]) -> None:
+        """``impl="fused"`` takes plain CPU tensors, in the dtypes its kernels have."""
+        owner = type(self).__name__
+        torch_kernel = type(self)._torch_kernel is not Optimizer._torch_kernel
+        for p in tensors:
+            if p.device.type != "cpu":
+                raise ValueError(
+                    f"{owner}: `impl='fused'` on {p.device.type} needs lrkit's fused GPU "
+                    "kernels, which this version does not have yet; use impl='auto', "
+                    "'foreach' or 'reference'"
+                )
+            if type(p) not in (Tensor, torch.nn.Parameter):
+                raise ValueError(
+                    f"{owner}: `impl='fused'` takes plain tensors, got a {type(p).__name__} "
+                    "(sharded parameters run with impl='auto' or 'foreach')"
+                )
+            if not (self.fused_cpu or torch_kernel):
+                raise ValueError(
+                    f"{owner}: `impl='fused'` on the CPU is available for AdamP, SGDP and Lamb "
+                    "(lrkit's kernels) and Adam, AdamW, SGD and Adagrad (torch's); use "
+                    "impl='auto' or 'foreach'"
+                )
+            if self.fused_cpu and p.dtype not in (torch.float32, torch.float64):
+                raise ValueError(
+                    f"{owner}: `impl='fused'` on the CPU takes float32 or float64 params, "
+                    f"got {p.dtype}; use impl='auto' or 'foreach'"
+                )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict of this class or of the reference implementation.
@@ -212,7 +242,7 @@ class Optimizer(torch.optim.Optimizer):
             if not state:
                 state.update(self._init_state(p, group))
         if (
-            self.impl == "auto"
+            self.impl in ("auto", "fused")
             and coef is None
             and self._torch_kernel(group)
             and torch_fused_ok(params)
@@ -241,6 +271,13 @@ class Optimizer(torch.optim.Optimizer):
                 )
             return
         gs = [_real(p.grad, view) for p in params]
+        if self.impl == "fused" and self.fused_cpu:
+            rest = self._fused_step(group, ps, gs, bufs, steps, coef)
+            if not rest:
+                return
+            ps, gs = [ps[i] for i in rest], [gs[i] for i in rest]
+            bufs = {k: [b[i] for i in rest] for k, b in bufs.items()}
+            steps = [steps[i] for i in rest] if steps else []
         lists: list[list[Tensor | None]] = [list(ps), list(gs)]
         lists += [list(b) for b in bufs.values()]
         grouped = torch.optim.Optimizer._group_tensors_by_device_and_dtype(lists, with_indices=True)
@@ -256,6 +293,41 @@ class Optimizer(torch.optim.Optimizer):
                     dict(zip(keys, b_, strict=True)),
                     batch_steps,
                 )
+
+    def _fused_step(
+        self,
+        group: dict[str, Any],
+        ps: list[Tensor],
+        gs: list[Tensor],
+        bufs: dict[str, list[Tensor]],
+        steps: list[float],
+        coef: Tensor | None,
+    ) -> list[int]:
+        """Note [fused cpu]: ``_fused`` on the tensors the kernels take, one call per
+        dtype and step count; returns the indices of the others (for ``_foreach``)."""
+        from lrkit.optim import fused_cpu
+
+        keys = list(bufs)
+        rest: list[int] = []
+        calls: dict[tuple[torch.dtype, float], list[int]] = {}
+        for i, p in enumerate(ps):
+            if fused_cpu.takes(p, gs[i], *(bufs[k][i] for k in keys)):
+                calls.setdefault((p.dtype, steps[i] if steps else 0.0), []).append(i)
+            else:
+                rest.append(i)
+        scale = -1.0 if group.get("maximize", False) else 1.0
+        if coef is not None:
+            scale *= float(coef)
+        for (_, step), idx in calls.items():
+            self._fused(
+                group,
+                [ps[i] for i in idx],
+                [gs[i] for i in idx],
+                {k: [bufs[k][i] for i in idx] for k in keys},
+                step,
+                scale,
+            )
+        return rest
 
     # -- what an algorithm supplies ---------------------------------------------
 
@@ -284,9 +356,22 @@ class Optimizer(torch.optim.Optimizer):
     ) -> None:
         raise NotImplementedError
 
+    def _fused(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        bufs: dict[str, list[Tensor]],
+        step: float,
+        scale: float,
+    ) -> None:
+        """The update with lrkit's CPU kernels (when ``fused_cpu``); the grads are raw,
+        ``g = scale * grad`` (Note [gradients]), all tensors of one dtype and step count."""
+        raise NotImplementedError
+
     def _torch_kernel(self, group: dict[str, Any]) -> bool:
         """Whether torch.optim has a fused kernel for this group's update, which
-        ``auto`` runs (through ``_torch_step``) when :func:`torch_fused_ok`."""
+        ``auto`` and ``fused`` run (through ``_torch_step``) when :func:`torch_fused_ok`."""
         return False
 
     def _torch_step(

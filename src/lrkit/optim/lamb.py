@@ -18,6 +18,7 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     add_scaled_,
+    as_float,
     foreach_add_scaled_,
     foreach_square_average_,
     register,
@@ -70,6 +71,7 @@ class Lamb(Optimizer):
         "maximize": FLAG,
     }
     steps_in_state = False
+    fused_cpu = True
 
     def __init__(
         self,
@@ -141,6 +143,69 @@ class Lamb(Optimizer):
         if group["corrected_weight_decay"]:
             return lr**2 / group["max_lr_snapshot"]  # type: ignore[no-any-return]
         return lr  # type: ignore[no-any-return]
+
+    def _fused(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        bufs: dict[str, list[Tensor]],
+        step: float,
+        scale: float,
+    ) -> None:
+        from lrkit.optim.fused_cpu import kernels
+
+        k = kernels()
+        lr, (beta1, beta2), wd = as_float(group["lr"]), group["betas"], group["weight_decay"]
+        m, v, eps, caution = bufs["exp_avg"], bufs["exp_avg_sq"], group["eps"], group["caution"]
+        bc1, bc2 = self._corrections(group)
+        decoupled = wd != 0 and group["decoupled_decay"]
+        coupled = wd if wd != 0 and not decoupled else 0.0
+        stats = k.lamb_phase1(
+            params,
+            grads,
+            m,
+            v,
+            scale,
+            beta1,
+            beta2,
+            bc1,
+            math.sqrt(bc2),
+            eps,
+            coupled,
+            group["grad_averaging"],
+            caution,
+        )
+        # per tensor: the sums over its rows, then the reference's scalars (Note [fused cpu])
+        rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
+        seg = torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows))
+        cnt, uu, up, pp, ff = (
+            torch.zeros(len(params), 5, dtype=torch.float64).index_add_(0, seg, stats).unbind(1)
+        )
+        numel = torch.tensor([p.numel() for p in params], dtype=torch.float64)
+        mean = (cnt / numel).clamp(min=1e-3) if caution else torch.ones_like(cnt)
+        keep = 1.0 - as_float(self._decay_scale(group)) * wd if decoupled else 1.0
+        if coupled and caution:  # |u / mean + wd p|^2 expanded
+            u_sq = uu / mean**2 + 2 * coupled * up / mean + coupled**2 * pp
+        else:  # without caution the mean is 1 and ff is |u + wd p|^2 itself
+            u_sq = ff if coupled else uu / mean**2
+        ratio = torch.ones_like(cnt)
+        if wd != 0 or group["always_adapt"]:
+            ratio = trust_ratio(abs(keep) * pp.sqrt(), u_sq.sqrt(), group["trust_clip"])
+        d = 1 - lr * ratio * coupled if coupled else torch.full_like(cnt, keep)
+        k.lamb_phase2(
+            params,
+            grads,
+            m,
+            v,
+            d.contiguous(),
+            (lr * ratio / mean).contiguous(),
+            scale,
+            bc1,
+            math.sqrt(bc2),
+            eps,
+            caution,
+        )
 
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0

@@ -7,7 +7,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from lrkit.optim.adamp import foreach_decay_, foreach_projection_, projection
+from lrkit.optim.adamp import (
+    foreach_decay_,
+    foreach_projection_,
+    fused_projection_step,
+    projection,
+)
 from lrkit.optim.base import (
     FLAG,
     LR,
@@ -18,6 +23,7 @@ from lrkit.optim.base import (
     Optimizer,
     TensorList,
     add_scaled_,
+    as_float,
     foreach_add_scaled_,
     register,
 )
@@ -44,6 +50,7 @@ class SGDP(Optimizer):
     decay divides by ``1 - momentum``.
     """
 
+    fused_cpu = True
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "momentum": Param("float", lo=0.0, hi=1.0, hi_open=True),
@@ -88,6 +95,34 @@ class SGDP(Optimizer):
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum",)
+
+    def _fused(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        bufs: dict[str, list[Tensor]],
+        step: float,
+        scale: float,
+    ) -> None:
+        from lrkit.optim.fused_cpu import kernels
+
+        k = kernels()
+        lr, mu, b, nesterov = (
+            as_float(group["lr"]),
+            group["momentum"],
+            bufs["momentum"],
+            group["nesterov"],
+        )
+        stats = k.sgdp_phase1(params, grads, b, scale, mu, group["dampening"], nesterov)
+        fused_projection_step(
+            lambda d, kk, s: k.sgdp_phase2(params, grads, b, d, kk, s, scale, mu, nesterov),
+            stats,
+            params,
+            group,
+            lr * group["weight_decay"] / (1 - mu),
+            lr,
+        )
 
     def _reference(
         self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0

@@ -1,0 +1,171 @@
+"""impl="fused" on the CPU: lrkit's C++ kernels for AdamP, SGDP and Lamb (Note [fused cpu])."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from tests.optim.trajectory import assert_same, clone_params, make_grads, run
+
+import lrkit.optim as lo
+from lrkit.optim import fused_cpu
+from lrkit.optim.adamp import projection
+
+pytestmark = pytest.mark.skipif(
+    fused_cpu.compiler_problem() is not None,
+    reason=f"fused CPU kernels: {fused_cpu.compiler_problem()}",
+)
+
+# odd sizes: a scalar, 1, 7 and 4097 elements, rows of one element, one row, a
+# conv kernel, channels_last, and 40 rows of 1000 (split over several work items)
+SHAPES: list[tuple[int, ...]] = [(), (1,), (7,), (4097,), (5, 1), (1, 100), (3, 5)]
+SHAPES += [(16, 3, 3, 3), (8, 4, 3, 3), (40, 1000)]
+CHANNELS_LAST = 8
+
+CASES: list[tuple[type[lo.Optimizer], dict[str, Any]]] = [
+    (lo.AdamP, dict(lr=1e-2, weight_decay=0.1)),
+    (lo.AdamP, dict(lr=1e-2, weight_decay=0.1, nesterov=True, maximize=True)),
+    (lo.AdamP, dict(lr=1e-2, betas=(0.3, 0.9), delta=0.2, wd_ratio=0.3, max_grad_norm=0.5)),
+    (lo.SGDP, dict(lr=0.1, momentum=0.9, weight_decay=1e-2)),
+    (lo.SGDP, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2, maximize=True)),
+    (lo.SGDP, dict(lr=0.1, momentum=0.5, dampening=0.2, max_grad_norm=0.3)),
+    (lo.Lamb, dict(lr=1e-2)),
+    (lo.Lamb, dict(lr=1e-2, caution=True, trust_clip=True)),
+    (lo.Lamb, dict(lr=1e-2, decoupled_decay=True, weight_decay=0.1, max_grad_norm=None)),
+    (lo.Lamb, dict(lr=1e-2, weight_decay=0.0, always_adapt=True, grad_averaging=False)),
+    (lo.Lamb, dict(lr=1e-2, bias_correction=False, weight_decay=0.0)),
+    (lo.Lamb, dict(lr=1e-2, caution=True, weight_decay=0.05, maximize=True)),
+    (lo.Lamb, dict(lr=1e-2, caution=True, decoupled_decay=True, corrected_weight_decay=True)),
+]
+
+
+def make(dtype: torch.dtype, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i, shape in enumerate(SHAPES):
+        t = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
+        if i == CHANNELS_LAST:
+            t = t.contiguous(memory_format=torch.channels_last)
+        out.append(t.requires_grad_())
+    return out
+
+
+def trajectory(
+    cls: type[lo.Optimizer], kw: dict[str, Any], impl: str, dtype: torch.dtype
+) -> list[list[torch.Tensor]]:
+    params = make(dtype)
+    grads = make_grads(0, params, 12, orthogonal_every=3)
+    for row in grads:  # autograd gives a channels_last param a channels_last grad
+        row[CHANNELS_LAST] = row[CHANNELS_LAST].contiguous(memory_format=torch.channels_last)
+    return run(lambda ps: cls(ps, impl=impl, **kw), clone_params(params), grads)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize(("cls", "kw"), CASES, ids=lambda x: getattr(x, "__name__", ""))
+def test_fused_equals_reference_on_odd_shapes(
+    cls: type[lo.Optimizer], kw: dict[str, Any], dtype: torch.dtype
+) -> None:
+    want = trajectory(cls, kw, "reference", dtype)
+    got = trajectory(cls, kw, "fused", dtype)
+    assert_same(got, want, dtype)
+
+
+def test_the_odd_shapes_exercise_the_projection_and_the_channels_last_path() -> None:
+    params = make(torch.float64)
+    assert fused_cpu.takes(params[CHANNELS_LAST], params[CHANNELS_LAST].detach().clone())
+    assert not params[CHANNELS_LAST].is_contiguous()
+    grads = make_grads(0, params, 1, orthogonal_every=3)[0]
+    applied = [
+        projection(p.detach(), g, g.clone(), 0.1, 1e-8)[1]
+        for p, g in zip(params, grads)
+        if p.dim() > 1
+    ]
+    assert sum(applied) >= 3 and not all(applied)
+
+
+@pytest.mark.parametrize("cls", [lo.AdamP, lo.SGDP, lo.Lamb], ids=lambda c: c.__name__)
+def test_fused_results_do_not_depend_on_the_thread_count(cls: type[lo.Optimizer]) -> None:
+    kw = dict(CASES[[c for c, _ in CASES].index(cls)][1])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = trajectory(cls, kw, "fused", torch.float32)
+        torch.set_num_threads(2)
+        two = trajectory(cls, kw, "fused", torch.float32)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one[-1], two[-1], strict=True):
+        assert torch.equal(a, b)
+
+
+def test_tensors_the_kernels_do_not_take_go_through_foreach_in_the_same_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gen = torch.Generator().manual_seed(3)
+    plain = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    transposed = torch.randn(5, 6, generator=gen, dtype=torch.float64).t()
+    other_strides = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    params = [t.requires_grad_() for t in (plain, transposed, other_strides)]
+    grads = make_grads(3, params, 6)
+    grads = [[g[0], g[1], g[2].t().contiguous().t()] for g in grads]  # column-major grad
+    assert grads[0][2].stride() != other_strides.stride()
+    seen: list[int] = []
+    foreach = lo.AdamP._foreach
+
+    def spy(self: Any, group: Any, ps: Any, *rest: Any) -> None:
+        seen.extend(p.numel() for p in ps)
+        foreach(self, group, ps, *rest)
+
+    monkeypatch.setattr(lo.AdamP, "_foreach", spy)
+    want = run(lambda ps: lo.AdamP(ps, lr=0.01, impl="reference"), clone_params(params), grads)
+    got = run(lambda ps: lo.AdamP(ps, lr=0.01, impl="fused"), clone_params(params), grads)
+    assert_same(got, want, torch.float64)
+    assert sorted(set(seen)) == [12, 30] and len(seen) == 2 * 6  # never the plain (6, 5)
+
+
+def test_takes_only_row_block_float_tensors_with_matching_operands() -> None:
+    x = torch.randn(4, 6)
+    assert fused_cpu.takes(x, torch.randn(4, 6))
+    assert fused_cpu.takes(torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last))
+    assert fused_cpu.takes(torch.randn(7, dtype=torch.float64))
+    assert not fused_cpu.takes(x.t())  # rows are strided
+    assert not fused_cpu.takes(x[:, :3])  # rows with gaps
+    assert not fused_cpu.takes(torch.randn(3).expand(4, 3))
+    assert not fused_cpu.takes(torch.randn(4, 6, dtype=torch.float16))
+    assert not fused_cpu.takes(torch.empty(0, 3))  # nothing to fuse
+    assert not fused_cpu.takes(x, torch.randn(6, 4).t())  # grad of other strides
+    assert not fused_cpu.takes(x, torch.randn(4, 6, dtype=torch.float64))
+    assert not fused_cpu.takes(x, None)
+
+
+def test_row_sums_of_the_first_pass_are_the_dot_products() -> None:
+    gen = torch.Generator().manual_seed(5)
+    p, g = (torch.randn(40, 1000, generator=gen, dtype=torch.float64) for _ in range(2))
+    m, v = torch.zeros_like(p), torch.zeros_like(p)
+    stats = fused_cpu.kernels().adamp_phase1([p], [g], [m], [v], -2.0, 0.9, 0.99, 0.1, 1e-8, False)
+    gs = -2.0 * g
+    u = (0.1 * gs) / ((0.01 * gs * gs).sqrt() / 0.1 + 1e-8)
+    want = torch.stack([(gs * p).sum(1), (gs * gs).sum(1), (p * p).sum(1), (p * u).sum(1)], 1)
+    torch.testing.assert_close(stats, want, rtol=1e-12, atol=0)
+    torch.testing.assert_close(m, 0.1 * gs, rtol=1e-15, atol=0)
+
+
+def test_fused_refuses_what_it_cannot_run_at_construction() -> None:
+    half = torch.zeros(3, dtype=torch.float16, requires_grad=True)
+    with pytest.raises(ValueError, match=r"AdamP: `impl='fused'` on the CPU takes float32 or"):
+        lo.AdamP([half], impl="fused")
+    meta = torch.zeros(3, device="meta", requires_grad=True)
+    with pytest.raises(ValueError, match=r"Lamb: `impl='fused'` on meta needs lrkit's fused GPU"):
+        lo.Lamb([meta], impl="fused")
+    opt = lo.SGDP([torch.zeros(3, requires_grad=True)], lr=0.1, impl="fused")
+    with pytest.raises(ValueError, match=r"SGDP: `impl='fused'` on the CPU takes float32"):
+        opt.add_param_group({"params": [torch.zeros(2, dtype=torch.bfloat16, requires_grad=True)]})
+
+
+def test_a_missing_compiler_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CXX", "no-such-compiler-lrkit")
+    problem = fused_cpu.compiler_problem()
+    assert problem is not None and "'no-such-compiler-lrkit' is not on PATH" in problem
+    with pytest.raises(RuntimeError, match=r"compiles a small C\+\+ extension, but no C\+\+"):
+        fused_cpu.kernels.__wrapped__()
