@@ -3,6 +3,7 @@ end, end+1 and a very large t (Note [step convention])."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -286,3 +287,24 @@ def test_one_cycle_momentum_moves_opposite_to_the_lr() -> None:
     assert (three(25), three(50), three(100)) == pytest.approx((0.85, 0.95, 0.95))
     with pytest.raises(ValueError, match=r"OneCycle\.momentum: `low` must be a non-negative"):
         s.momentum(low=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("curve", "end", "want"),
+    [
+        (Linear(50, start=0.2, end=1.0), 0.0, None),  # rises, then drops back to `end`
+        (Polynomial(1, power=1.0), 0.0, -1),  # falls to `end` and stays
+        (Polynomial(1, power=1.0), 2.0, 1),  # rises to `end` and stays
+    ],
+)
+def test_one_cycle_of_restarts_is_monotone_only_when_the_drop_to_end_agrees(
+    curve: Schedule, end: float, want: int | None
+) -> None:
+    s = Restarts(period=1, cycles=1, curve=curve, end=end)
+    assert s.monotone() == want
+    values = [s(t) for t in (0.0, 0.25, 0.5, 0.75, 0.999, 1.0, 5.0)]
+    diffs = [b - a for a, b in itertools.pairwise(values)]
+    if want is None:
+        assert min(diffs) < 0 < max(diffs)
+    else:
+        assert all(want * d >= 0 for d in diffs)

@@ -202,9 +202,15 @@ class Restarts(CosineRestarts):
         return (min(values), max(values))
 
     def monotone(self) -> int | None:
-        if self.cycles == 1 and self.curve.monotone() is not None:
-            return int(self.curve.monotone() or 0) * _sign(1.0 - self.end)
-        return None
+        c = self.curve.monotone()
+        if self.cycles != 1 or not c:
+            return None
+        # one cycle, then `end` for good: the jump from the curve's last value to `end`
+        # must go the way the cycle went (an increasing curve drops back to `end`)
+        direction = c * _sign(1.0 - self.end)
+        lo, hi = self.curve.bounds()
+        last = lo if c < 0 else hi
+        return direction if direction * (1.0 - self.end) * last <= 0 else None
 
     @classmethod
     def example(cls) -> Restarts:
