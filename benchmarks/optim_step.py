@@ -2,6 +2,7 @@
 
     python benchmarks/optim_step.py                      # every algorithm, CPU
     python benchmarks/optim_step.py --only adamp lamb --steps 5 --repeat 3
+    python benchmarks/optim_step.py --device cuda --only adamp sgdp lamb
 
 For each algorithm the table prints, per implementation, the median time of
 one step, its ratio to the fastest peer measured in the same run, and its
@@ -109,7 +110,7 @@ def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]
     k = HYPER[name]
     cls = REGISTRY[name].cls
     impls = ["auto", "foreach"]
-    if cls.fused_cpu:  # lrkit's CPU kernels (Note [fused cpu]); built on first use
+    if cls.fused_kernels:  # lrkit's fused kernels (optim/fused.py); C++ built on first use
         impls.append("fused")
     ours: dict[str, Factory] = {
         f"lrkit {impl}": (lambda ps, impl=impl: cls(ps, **k, impl=impl)) for impl in impls
@@ -129,26 +130,35 @@ def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]
     return ours, peers
 
 
-def copy_bandwidth(numel: int, repeat: int = 5) -> float:
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def copy_bandwidth(numel: int, device: str = "cpu", repeat: int = 5) -> float:
     """Bytes per second moved by the faster of ``dst.copy_(src)`` (8 B per float)
     and ``torch.add(a, b, out=c)`` (12 B per float) on ``numel`` floats."""
-    a, b, c = torch.randn(numel), torch.randn(numel), torch.empty(numel)
+    a, b, c = (torch.randn(numel, device=device) for _ in range(3))
     rates = []
     for nbytes, op in ((8, lambda: c.copy_(a)), (12, lambda: torch.add(a, b, out=c))):
         best = float("inf")
         for _ in range(repeat):
+            sync(device)
             t0 = time.perf_counter()
             op()
+            sync(device)
             best = min(best, time.perf_counter() - t0)
         rates.append(nbytes * numel / best)
     return max(rates)
 
 
-def time_step(make: Factory, shapes: list[tuple[int, ...]], steps: int, repeat: int) -> float:
+def time_step(
+    make: Factory, shapes: list[tuple[int, ...]], steps: int, repeat: int, device: str = "cpu"
+) -> float:
     gen = torch.Generator().manual_seed(0)
-    params = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    params = [torch.randn(s, generator=gen).to(device).requires_grad_() for s in shapes]
     for p in params:
-        p.grad = torch.randn(p.shape, generator=gen) * 1e-2
+        p.grad = (torch.randn(p.shape, generator=gen) * 1e-2).to(device)
     opt = make(params)
     train = getattr(opt, "train", None)
     if callable(train):
@@ -157,9 +167,11 @@ def time_step(make: Factory, shapes: list[tuple[int, ...]], steps: int, repeat: 
         opt.step()
     times = []
     for _ in range(repeat):
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
             opt.step()
+        sync(device)
         times.append((time.perf_counter() - t0) / steps)
     return statistics.median(times)
 
@@ -170,15 +182,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=5, help="steps per timing")
     parser.add_argument("--repeat", type=int, default=3, help="timings per implementation (median)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to time")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     shapes = resnet50_shapes()
     numel = sum(torch.Size(s).numel() for s in shapes)
-    bandwidth = copy_bandwidth(numel)
+    bandwidth = copy_bandwidth(numel, args.device)
+    where = (
+        torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else f"{torch.get_num_threads()} threads"
+    )
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; ResNet-50 shapes: "
+        f"torch {torch.__version__}, {where}; ResNet-50 shapes: "
         f"{len(shapes)} tensors, {numel / 1e6:.1f}M params; "
         f"copy bandwidth {bandwidth / 1e9:.1f} GB/s"
     )
@@ -189,11 +207,16 @@ def main(argv: list[str] | None = None) -> None:
         ours, peers = candidates(name)
         floor = FLOOR_BYTES[name] * numel / bandwidth
         peer_times = {
-            n: time_step(m, shapes, args.steps, args.repeat) for n, m in peers.items() if m
+            n: time_step(m, shapes, args.steps, args.repeat, args.device)
+            for n, m in peers.items()
+            if m
         }
         best = min(peer_times.values()) if peer_times else float("nan")
         rows = {
-            **{n: time_step(m, shapes, args.steps, args.repeat) for n, m in ours.items()},
+            **{
+                n: time_step(m, shapes, args.steps, args.repeat, args.device)
+                for n, m in ours.items()
+            },
             **peer_times,
         }
         for impl, t in rows.items():

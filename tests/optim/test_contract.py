@@ -36,7 +36,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
 def fused_exists(name: str) -> bool:
     """lrkit's CPU kernels, or torch's fused CPU kernels behind impl="fused"."""
     cls = REGISTRY[name].cls
-    return cls.fused_cpu or cls._torch_kernel is not lo.Optimizer._torch_kernel
+    return cls.fused_kernels or cls._torch_kernel is not lo.Optimizer._torch_kernel
 
 
 FUSED = [n for n in NAMES if fused_exists(n)]
@@ -376,8 +376,8 @@ ERRORS = [
         lo.RAdam,
         dict(impl="fused"),
         ValueError,
-        "RAdam: `impl='fused'` on the CPU is available for AdamP, SGDP and Lamb (lrkit's "
-        "kernels) and Adam, AdamW, SGD and Adagrad (torch's)",
+        "RAdam: `impl='fused'` is available for AdamP, SGDP and Lamb (lrkit's kernels) and, "
+        "on the CPU, for Adam, AdamW, SGD and Adagrad (torch's)",
     ),
     (
         lo.Adam,

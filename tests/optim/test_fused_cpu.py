@@ -9,7 +9,7 @@ import torch
 from tests.optim.trajectory import assert_same, clone_params, make_grads, run
 
 import lrkit.optim as lo
-from lrkit.optim import fused_cpu
+from lrkit.optim import fused, fused_cpu
 from lrkit.optim.adamp import projection
 
 pytestmark = pytest.mark.skipif(
@@ -73,7 +73,7 @@ def test_fused_equals_reference_on_odd_shapes(
 
 def test_the_odd_shapes_exercise_the_projection_and_the_channels_last_path() -> None:
     params = make(torch.float64)
-    assert fused_cpu.takes(params[CHANNELS_LAST], params[CHANNELS_LAST].detach().clone())
+    assert fused.takes(params[CHANNELS_LAST], params[CHANNELS_LAST].detach().clone())
     assert not params[CHANNELS_LAST].is_contiguous()
     grads = make_grads(0, params, 1, orthogonal_every=3)[0]
     applied = [
@@ -126,17 +126,17 @@ def test_tensors_the_kernels_do_not_take_go_through_foreach_in_the_same_step(
 
 def test_takes_only_row_block_float_tensors_with_matching_operands() -> None:
     x = torch.randn(4, 6)
-    assert fused_cpu.takes(x, torch.randn(4, 6))
-    assert fused_cpu.takes(torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last))
-    assert fused_cpu.takes(torch.randn(7, dtype=torch.float64))
-    assert not fused_cpu.takes(x.t())  # rows are strided
-    assert not fused_cpu.takes(x[:, :3])  # rows with gaps
-    assert not fused_cpu.takes(torch.randn(3).expand(4, 3))
-    assert not fused_cpu.takes(torch.randn(4, 6, dtype=torch.float16))
-    assert not fused_cpu.takes(torch.empty(0, 3))  # nothing to fuse
-    assert not fused_cpu.takes(x, torch.randn(6, 4).t())  # grad of other strides
-    assert not fused_cpu.takes(x, torch.randn(4, 6, dtype=torch.float64))
-    assert not fused_cpu.takes(x, None)
+    assert fused.takes(x, torch.randn(4, 6))
+    assert fused.takes(torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last))
+    assert fused.takes(torch.randn(7, dtype=torch.float64))
+    assert not fused.takes(x.t())  # rows are strided
+    assert not fused.takes(x[:, :3])  # rows with gaps
+    assert not fused.takes(torch.randn(3).expand(4, 3))
+    assert not fused.takes(torch.randn(4, 6, dtype=torch.float16))
+    assert not fused.takes(torch.empty(0, 3))  # nothing to fuse
+    assert not fused.takes(x, torch.randn(6, 4).t())  # grad of other strides
+    assert not fused.takes(x, torch.randn(4, 6, dtype=torch.float64))
+    assert not fused.takes(x, None)
 
 
 def test_row_sums_of_the_first_pass_are_the_dot_products() -> None:
@@ -153,13 +153,13 @@ def test_row_sums_of_the_first_pass_are_the_dot_products() -> None:
 
 def test_fused_refuses_what_it_cannot_run_at_construction() -> None:
     half = torch.zeros(3, dtype=torch.float16, requires_grad=True)
-    with pytest.raises(ValueError, match=r"AdamP: `impl='fused'` on the CPU takes float32 or"):
+    with pytest.raises(ValueError, match=r"AdamP: `impl='fused'` on cpu takes float32 or float64"):
         lo.AdamP([half], impl="fused")
     meta = torch.zeros(3, device="meta", requires_grad=True)
-    with pytest.raises(ValueError, match=r"Lamb: `impl='fused'` on meta needs lrkit's fused GPU"):
+    with pytest.raises(ValueError, match=r"Lamb: `impl='fused'` runs on CPU and CUDA tensors, got"):
         lo.Lamb([meta], impl="fused")
     opt = lo.SGDP([torch.zeros(3, requires_grad=True)], lr=0.1, impl="fused")
-    with pytest.raises(ValueError, match=r"SGDP: `impl='fused'` on the CPU takes float32"):
+    with pytest.raises(ValueError, match=r"SGDP: `impl='fused'` on cpu takes float32"):
         opt.add_param_group({"params": [torch.zeros(2, dtype=torch.bfloat16, requires_grad=True)]})
 
 

@@ -320,7 +320,7 @@ def test_matches_reference_implementation(case: Case, seed: int, impl: str) -> N
 
 
 FUSED_CASES = [
-    c for c in CASES if c.ours.fused_cpu or c.name in ("sgd", "adagrad", "adam", "adamw")
+    c for c in CASES if c.ours.fused_kernels or c.name in ("sgd", "adagrad", "adam", "adamw")
 ]
 
 

@@ -110,6 +110,12 @@ def foreach_projection_(
     return factors
 
 
+def row_segments(params: list[Tensor], device: torch.device) -> Tensor:
+    """The tensor index of each row of the stacked per-row sums (Note [fused cpu])."""
+    rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
+    return torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows)).to(device)
+
+
 def stacked_projection(
     stats: Tensor, params: list[Tensor], delta: float, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -120,24 +126,23 @@ def stacked_projection(
     kernels write them). Returns ``k`` per row (the update becomes ``u - k p``),
     whether each tensor was projected, and each row's tensor index.
     """
+    on: dict[str, Any] = dict(dtype=stats.dtype, device=stats.device)
+    seg = row_segments(params, stats.device)
     rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
-    seg = torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows))
-    cols = torch.tensor(
-        [p.numel() // r if r else 0 for p, r in zip(params, rows)], dtype=stats.dtype
-    )
-    numel = torch.tensor([p.numel() for p in params], dtype=stats.dtype)
-    multi = torch.tensor([p.dim() > 1 for p in params])
+    cols = torch.tensor([p.numel() // r if r else 0 for p, r in zip(params, rows)], **on)
+    numel = torch.tensor([p.numel() for p in params], **on)
+    multi = torch.tensor([p.dim() > 1 for p in params], device=stats.device)
     gp, gg, pp, pu = stats.unbind(1)
-    tot = torch.zeros(len(params), 4, dtype=stats.dtype).index_add_(0, seg, stats)
+    tot = torch.zeros(len(params), 4, **on).index_add_(0, seg, stats)
     cos_rows = gp.abs() / (gg.sqrt().clamp(min=eps) * pp.sqrt().clamp(min=eps))
-    cos_max = torch.full((len(params),), -math.inf, dtype=stats.dtype)
+    cos_max = torch.full((len(params),), -math.inf, **on)
     cos_max.scatter_reduce_(0, seg, cos_rows, "amax")
     cos_all = tot[:, 0].abs() / (tot[:, 1].sqrt().clamp(min=eps) * tot[:, 2].sqrt().clamp(min=eps))
     by_rows = multi & (cos_max < delta / cols.sqrt())
     whole = multi & ~by_rows & (cos_all < delta / numel.sqrt())
     k_rows = pu / (pp.sqrt() + eps) ** 2
     k_all = tot[:, 3] / (tot[:, 2].sqrt() + eps) ** 2
-    zero = torch.zeros((), dtype=stats.dtype)
+    zero = torch.zeros((), **on)
     k = torch.where(by_rows[seg], k_rows, torch.where(whole[seg], k_all[seg], zero))
     return k, by_rows | whole, seg
 
@@ -153,12 +158,11 @@ def fused_projection_step(
     """Phase 2 of AdamP/SGDP (Note [fused cpu]): ``p <- p d - scale (u - k p)`` with
     ``d = 1 - decay * r`` (``r`` = wd_ratio where projected, else 1)."""
     k, projected, seg = stacked_projection(stats, params, group["delta"], group["eps"])
-    f64 = torch.float64  # a Python scalar in torch.where would be float32
-    ratio = torch.where(
-        projected, torch.tensor(group["wd_ratio"], dtype=f64), torch.ones((), dtype=f64)
-    )
+    on: dict[str, Any] = dict(dtype=torch.float64, device=stats.device)
+    # (a Python scalar in torch.where would make it float32)
+    ratio = torch.where(projected, torch.tensor(group["wd_ratio"], **on), torch.ones((), **on))
     d = (1 - decay * ratio)[seg].contiguous()
-    s = torch.full((len(params),), scale, dtype=torch.float64)
+    s = torch.full((len(params),), scale, **on)
     kernel_phase2(d, k.contiguous(), s)
 
 
@@ -185,7 +189,7 @@ class AdamP(Optimizer):
     State: ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
-    fused_cpu = True
+    fused_kernels = True
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "betas": BETA,
@@ -236,9 +240,9 @@ class AdamP(Optimizer):
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused_cpu import kernels
+        from lrkit.optim.fused import kernels
 
-        k = kernels()
+        k = kernels(params[0].device)
         lr, (beta1, beta2), eps = as_float(group["lr"]), group["betas"], group["eps"]
         m, v, nesterov = bufs["exp_avg"], bufs["exp_avg_sq"], group["nesterov"]
         c2 = math.sqrt(1 - beta2**step)

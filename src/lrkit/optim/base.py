@@ -10,10 +10,10 @@ An algorithm subclasses :class:`Optimizer` and supplies
 * ``_buffers(group)``: the state keys that hold a tensor shaped like the param;
 * ``_reference(...)``: the per-tensor update that reads like the docstring;
 * ``_foreach(...)``: the same update on lists of tensors of one device and dtype;
-* optionally ``_fused(...)`` with ``fused_cpu = True``: the update with lrkit's
-  C++ kernels for ``impl="fused"`` on the CPU (Note [fused cpu] in ``fused_cpu``),
-  or ``_torch_kernel``/``_torch_step``: torch's own fused CPU kernel, which
-  ``auto`` and ``fused`` run.
+* optionally ``_fused(...)`` with ``fused_kernels = True``: the update with
+  lrkit's fused kernels for ``impl="fused"`` (C++ on the CPU, Triton on CUDA;
+  see ``optim/fused.py``), or ``_torch_kernel``/``_torch_step``: torch's own
+  fused CPU kernel, which ``auto`` and ``fused`` run.
 
 Note [gradients]: the update reads ``g``, which is ``p.grad`` negated under
 ``maximize`` and multiplied by the clipping coefficient under
@@ -31,6 +31,7 @@ update, and the update receives the new counts as floats.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
@@ -83,7 +84,7 @@ class Optimizer(torch.optim.Optimizer):
     hyper: ClassVar[dict[str, Param]] = {}
     supports_complex: ClassVar[bool] = False
     splittable: ClassVar[bool] = False  # elementwise update: Note [cache batches] may split tensors
-    fused_cpu: ClassVar[bool] = False  # has ``_fused``: lrkit's CPU kernels (Note [fused cpu])
+    fused_kernels: ClassVar[bool] = False  # has ``_fused`` (optim/fused.py)
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
 
     def __init__(
@@ -157,31 +158,38 @@ class Optimizer(torch.optim.Optimizer):
         self._check_group(self.param_groups[-1])
 
     def _check_fused(self, tensors: list[Tensor]) -> None:
-        """``impl="fused"`` takes plain CPU tensors, in the dtypes its kernels have."""
+        """``impl="fused"`` takes plain CPU or CUDA tensors, in the dtypes its kernels have."""
+        from lrkit.optim.fused import DTYPES
+
         owner = type(self).__name__
         torch_kernel = type(self)._torch_kernel is not Optimizer._torch_kernel
         for p in tensors:
-            if p.device.type != "cpu":
+            device = p.device.type
+            if device not in DTYPES:
                 raise ValueError(
-                    f"{owner}: `impl='fused'` on {p.device.type} needs lrkit's fused GPU "
-                    "kernels, which this version does not have yet; use impl='auto', "
-                    "'foreach' or 'reference'"
+                    f"{owner}: `impl='fused'` runs on CPU and CUDA tensors, got one on {device}; "
+                    "use impl='auto', 'foreach' or 'reference'"
                 )
             if type(p) not in (Tensor, torch.nn.Parameter):
                 raise ValueError(
                     f"{owner}: `impl='fused'` takes plain tensors, got a {type(p).__name__} "
                     "(sharded parameters run with impl='auto' or 'foreach')"
                 )
-            if not (self.fused_cpu or torch_kernel):
+            if not (self.fused_kernels or (torch_kernel and device == "cpu")):
                 raise ValueError(
-                    f"{owner}: `impl='fused'` on the CPU is available for AdamP, SGDP and Lamb "
-                    "(lrkit's kernels) and Adam, AdamW, SGD and Adagrad (torch's); use "
+                    f"{owner}: `impl='fused'` is available for AdamP, SGDP and Lamb (lrkit's "
+                    "kernels) and, on the CPU, for Adam, AdamW, SGD and Adagrad (torch's); use "
                     "impl='auto' or 'foreach'"
                 )
-            if self.fused_cpu and p.dtype not in (torch.float32, torch.float64):
+            if self.fused_kernels and p.dtype not in DTYPES[device]:
+                names = " or ".join(str(d).removeprefix("torch.") for d in DTYPES[device])
                 raise ValueError(
-                    f"{owner}: `impl='fused'` on the CPU takes float32 or float64 params, "
-                    f"got {p.dtype}; use impl='auto' or 'foreach'"
+                    f"{owner}: `impl='fused'` on {device} takes {names} params, got {p.dtype}; "
+                    "use impl='auto' or 'foreach'"
+                )
+            if device == "cuda" and importlib.util.find_spec("triton") is None:
+                raise ValueError(
+                    f"{owner}: `impl='fused'` on CUDA needs triton (pip install triton)"
                 )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -271,7 +279,7 @@ class Optimizer(torch.optim.Optimizer):
                 )
             return
         gs = [_real(p.grad, view) for p in params]
-        if self.impl == "fused" and self.fused_cpu:
+        if self.impl == "fused" and self.fused_kernels:
             rest = self._fused_step(group, ps, gs, bufs, steps, coef)
             if not rest:
                 return
@@ -303,15 +311,15 @@ class Optimizer(torch.optim.Optimizer):
         steps: list[float],
         coef: Tensor | None,
     ) -> list[int]:
-        """Note [fused cpu]: ``_fused`` on the tensors the kernels take, one call per
+        """``_fused`` (optim/fused.py) on the tensors the kernels take, one call per
         dtype and step count; returns the indices of the others (for ``_foreach``)."""
-        from lrkit.optim import fused_cpu
+        from lrkit.optim import fused
 
         keys = list(bufs)
         rest: list[int] = []
         calls: dict[tuple[torch.dtype, float], list[int]] = {}
         for i, p in enumerate(ps):
-            if fused_cpu.takes(p, gs[i], *(bufs[k][i] for k in keys)):
+            if fused.takes(p, gs[i], *(bufs[k][i] for k in keys)):
                 calls.setdefault((p.dtype, steps[i] if steps else 0.0), []).append(i)
             else:
                 rest.append(i)
@@ -365,7 +373,7 @@ class Optimizer(torch.optim.Optimizer):
         step: float,
         scale: float,
     ) -> None:
-        """The update with lrkit's CPU kernels (when ``fused_cpu``); the grads are raw,
+        """The update with lrkit's fused kernels (when ``fused_kernels``); the grads are raw,
         ``g = scale * grad`` (Note [gradients]), all tensors of one dtype and step count."""
         raise NotImplementedError
 

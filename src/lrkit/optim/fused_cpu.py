@@ -17,8 +17,8 @@ minute on two cores) and cached under ``TORCH_EXTENSIONS_DIR`` (default
 ``~/.cache/torch_extensions``); later processes load it in well under a second.
 It takes float32 and float64 tensors whose rows (``size(0)``) are contiguous
 blocks of memory with grads and state of the same strides — which includes
-contiguous and channels_last parameters; any other tensor of a fused group
-takes the foreach path in the same step.
+contiguous and channels_last parameters (``fused.takes``); any other tensor
+of a fused group takes the foreach path in the same step.
 """
 
 from __future__ import annotations
@@ -34,10 +34,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
-from torch import Tensor
 
 SOURCE = Path(__file__).with_name("csrc") / "fused_cpu.cpp"
-DTYPES = (torch.float32, torch.float64)
 
 
 def compiler_problem() -> str | None:
@@ -98,32 +96,3 @@ def kernels() -> ModuleType:
         verbose=False,
     )
     return module
-
-
-def takes(p: Tensor, *others: Tensor | None) -> bool:
-    """Whether the kernels take ``p`` with these same-shaped operands (grad, state)."""
-    if type(p) not in (Tensor, torch.nn.Parameter) or p.dtype not in DTYPES or p.numel() == 0:
-        return False
-    if p.device.type != "cpu" or not _rows_are_blocks(p):
-        return False
-    return all(o is not None and o.stride() == p.stride() and o.dtype == p.dtype for o in others)
-
-
-def _rows_are_blocks(t: Tensor) -> bool:
-    """Dense, non-overlapping, and each ``t[i]`` one contiguous block of memory."""
-    if t.dim() <= 1:
-        return t.is_contiguous()
-    if t.numel() == 0:
-        return True
-    # sort the inner dims by stride: dense iff they tile one row exactly
-    cols = t.numel() // t.shape[0]
-    if t.stride(0) != cols:
-        return False
-    expected = 1
-    for size, stride in sorted(zip(t.shape[1:], t.stride()[1:]), key=lambda x: x[1]):
-        if size == 1:
-            continue
-        if stride != expected:
-            return False
-        expected *= size
-    return expected == cols

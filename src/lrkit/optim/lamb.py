@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from lrkit.optim.adamp import row_segments
 from lrkit.optim.base import (
     BETA,
     FLAG,
@@ -71,7 +72,7 @@ class Lamb(Optimizer):
         "maximize": FLAG,
     }
     steps_in_state = False
-    fused_cpu = True
+    fused_kernels = True
 
     def __init__(
         self,
@@ -153,9 +154,9 @@ class Lamb(Optimizer):
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused_cpu import kernels
+        from lrkit.optim.fused import kernels
 
-        k = kernels()
+        k = kernels(params[0].device)
         lr, (beta1, beta2), wd = as_float(group["lr"]), group["betas"], group["weight_decay"]
         m, v, eps, caution = bufs["exp_avg"], bufs["exp_avg_sq"], group["eps"], group["caution"]
         bc1, bc2 = self._corrections(group)
@@ -177,12 +178,10 @@ class Lamb(Optimizer):
             caution,
         )
         # per tensor: the sums over its rows, then the reference's scalars (Note [fused cpu])
-        rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
-        seg = torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows))
-        cnt, uu, up, pp, ff = (
-            torch.zeros(len(params), 5, dtype=torch.float64).index_add_(0, seg, stats).unbind(1)
-        )
-        numel = torch.tensor([p.numel() for p in params], dtype=torch.float64)
+        on: dict[str, Any] = dict(dtype=torch.float64, device=stats.device)
+        seg = row_segments(params, stats.device)
+        cnt, uu, up, pp, ff = torch.zeros(len(params), 5, **on).index_add_(0, seg, stats).unbind(1)
+        numel = torch.tensor([p.numel() for p in params], **on)
         mean = (cnt / numel).clamp(min=1e-3) if caution else torch.ones_like(cnt)
         keep = 1.0 - as_float(self._decay_scale(group)) * wd if decoupled else 1.0
         if coupled and caution:  # |u / mean + wd p|^2 expanded

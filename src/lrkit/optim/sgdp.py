@@ -50,7 +50,7 @@ class SGDP(Optimizer):
     decay divides by ``1 - momentum``.
     """
 
-    fused_cpu = True
+    fused_kernels = True
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "momentum": Param("float", lo=0.0, hi=1.0, hi_open=True),
@@ -105,9 +105,9 @@ class SGDP(Optimizer):
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused_cpu import kernels
+        from lrkit.optim.fused import kernels
 
-        k = kernels()
+        k = kernels(params[0].device)
         lr, mu, b, nesterov = (
             as_float(group["lr"]),
             group["momentum"],
