@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -169,3 +170,63 @@ def test_a_missing_compiler_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert problem is not None and "'no-such-compiler-lrkit' is not on PATH" in problem
     with pytest.raises(RuntimeError, match=r"compiles a small C\+\+ extension, but no C\+\+"):
         fused_cpu.kernels.__wrapped__()
+
+
+def _amp_run(
+    cls: type[lo.Optimizer], kw: dict[str, Any], impl: str, inf_at: int
+) -> tuple[list[tuple[list[torch.Tensor], dict[str, Any]]], list[float]]:
+    """Six GradScaler steps on a small conv net, step ``inf_at`` with an inf gradient;
+    the params and optimizer state after each step, and the scales."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5)
+    )
+    opt = cls(model.parameters(), impl=impl, **kw)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
+    x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 5, (16,))
+    after, scales = [], []
+    for t in range(6):
+        opt.zero_grad()
+        scaler.scale(torch.nn.functional.cross_entropy(model(x), y)).backward()
+        if t == inf_at:
+            model[2].bias.grad[1] = float("inf")
+        scaler.step(opt)
+        scaler.update()
+        after.append(
+            ([p.detach().clone() for p in model.parameters()], copy.deepcopy(opt.state_dict()))
+        )
+        scales.append(scaler.get_scale())
+    return after, scales
+
+
+@pytest.mark.parametrize(
+    ("cls", "kw"),
+    [
+        (lo.AdamP, dict(lr=1e-2, weight_decay=0.1, nesterov=True)),
+        (lo.SGDP, dict(lr=0.1, momentum=0.9, max_grad_norm=0.5)),
+        (lo.Lamb, dict(lr=1e-2, caution=True)),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
+def test_grad_scaler_hands_its_scale_and_inf_flag_to_the_fused_step(
+    cls: type[lo.Optimizer], kw: dict[str, Any]
+) -> None:
+    """Note [amp]: the same numbers as GradScaler's unscale-then-step path, and a step
+    with an inf gradient changes nothing (params, state, step counters)."""
+    opt = cls([torch.zeros(2, requires_grad=True)], impl="fused", **kw)
+    assert opt._step_supports_amp_scaling
+    want, want_scales = _amp_run(cls, kw, "foreach", inf_at=3)
+    got, got_scales = _amp_run(cls, kw, "fused", inf_at=3)
+    assert got_scales == want_scales and got_scales[3] == got_scales[2] / 2
+    for (a_params, a_state), (b_params, b_state) in zip(got, want, strict=True):
+        for a, b in zip(a_params, b_params, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        for i, state in b_state["state"].items():
+            for key, value in state.items():
+                torch.testing.assert_close(a_state["state"][i][key], value, rtol=1e-5, atol=1e-6)
+    (p2, s2), (p3, s3) = got[2], got[3]  # the inf step left everything as it was
+    assert all(torch.equal(a, b) for a, b in zip(p2, p3, strict=True))
+    assert s2["param_groups"] == s3["param_groups"]  # incl. Lamb's group step
+    for i, state in s2["state"].items():
+        for key, value in state.items():
+            assert torch.equal(s3["state"][i][key], value), (i, key)

@@ -22,6 +22,14 @@ Note [gradients]: the update reads ``g``, which is ``p.grad`` negated under
 at most 1), so ``clip_grad_norm_`` followed by a step gives the same
 parameters as a step with ``max_grad_norm``.
 
+Note [amp]: with ``impl="fused"``, lrkit's kernels take ``torch.amp.GradScaler``'s
+scale and inf flag as torch's fused Adam does (``_step_supports_amp_scaling``):
+``scaler.step(opt)`` sets ``opt.grad_scale`` and ``opt.found_inf`` instead of
+unscaling the grads; the step then divides ``g`` by the scale inside the
+kernels (folded into the factor of Note [gradients], so ``p.grad`` stays
+scaled) and, when ``found_inf`` is set, returns without touching params,
+state or step counters. Reading ``found_inf`` costs a sync on CUDA.
+
 Note [step counter]: optimizers whose reference keeps ``state["step"]`` keep it
 as torch does, a 0-dim float32 tensor on the CPU, so state dicts move between
 torch.optim and lrkit both ways; the base class increments it before the
@@ -106,6 +114,8 @@ class Optimizer(torch.optim.Optimizer):
                 + did_you_mean(impl, IMPLS)
             )
         self.impl = impl
+        # Note [amp]: GradScaler hands a fused step its scale and inf flag
+        self._step_supports_amp_scaling = impl == "fused" and self.fused_kernels
         self._fresh: set[int] = set()  # ids of params whose state this step created
         self.max_grad_norm: float | None = normalize(
             owner, "max_grad_norm", dataclasses.replace(POSITIVE, nullable=True), max_grad_norm
@@ -217,7 +227,10 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        coef = self._clip_coef()
+        found_inf = getattr(self, "found_inf", None)  # Note [amp]
+        if found_inf is not None and bool(found_inf):
+            return loss
+        coef = self._clip_coef(getattr(self, "grad_scale", None))
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             for p in params:
@@ -226,14 +239,19 @@ class Optimizer(torch.optim.Optimizer):
             self._group_step(group, params, coef)
         return loss
 
-    def _clip_coef(self) -> Tensor | None:
-        """The factor on every gradient under ``max_grad_norm`` (Note [gradients]), or None."""
-        if self.max_grad_norm is None:
-            return None
+    def _clip_coef(self, grad_scale: Tensor | None = None) -> Tensor | None:
+        """The factor on every gradient (Note [gradients]): the clipping coefficient
+        under ``max_grad_norm`` over ``1 / grad_scale`` (Note [amp]), or None for 1."""
+        unscale = None if grad_scale is None else 1.0 / torch.as_tensor(grad_scale)
         grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
-        if not grads:
-            return None
-        return self._clip_rule(global_norm(grads), self.max_grad_norm)
+        if self.max_grad_norm is None or not grads:
+            return unscale
+        norm = global_norm(grads)
+        if unscale is None:
+            return self._clip_rule(norm, self.max_grad_norm)
+        unscale = unscale.to(norm.device)
+        coef: Tensor = self._clip_rule(norm * unscale, self.max_grad_norm) * unscale
+        return coef
 
     def _clip_rule(self, norm: Tensor, max_norm: float) -> Tensor:
         """torch.nn.utils.clip_grad_norm_'s: ``min(1, max_norm / (norm + 1e-6))``."""
