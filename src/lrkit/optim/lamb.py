@@ -183,15 +183,16 @@ class Lamb(Optimizer):
         cnt, uu, up, pp, ff = torch.zeros(len(params), 5, **on).index_add_(0, seg, stats).unbind(1)
         numel = torch.tensor([p.numel() for p in params], **on)
         mean = (cnt / numel).clamp(min=1e-3) if caution else torch.ones_like(cnt)
-        keep = 1.0 - as_float(self._decay_scale(group)) * wd if decoupled else 1.0
+        # decoupled decay first: p <- shrink * p
+        shrink = 1.0 - as_float(self._decay_scale(group)) * wd if decoupled else 1.0
         if coupled and caution:  # |u / mean + wd p|^2 expanded
             u_sq = uu / mean**2 + 2 * coupled * up / mean + coupled**2 * pp
         else:  # without caution the mean is 1 and ff is |u + wd p|^2 itself
             u_sq = ff if coupled else uu / mean**2
         ratio = torch.ones_like(cnt)
         if wd != 0 or group["always_adapt"]:
-            ratio = trust_ratio(abs(keep) * pp.sqrt(), u_sq.sqrt(), group["trust_clip"])
-        d = 1 - lr * ratio * coupled if coupled else torch.full_like(cnt, keep)
+            ratio = trust_ratio(abs(shrink) * pp.sqrt(), u_sq.sqrt(), group["trust_clip"])
+        d = 1 - lr * ratio * coupled if coupled else torch.full_like(cnt, shrink)
         k.lamb_phase2(
             params,
             grads,

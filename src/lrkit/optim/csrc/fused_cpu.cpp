@@ -55,8 +55,9 @@ Layout layout_of(const Tensors& ts) {
     int64_t rows = x.dim() > 1 ? x.size(0) : 1;
     int64_t n = x.numel();
     int64_t cols = rows > 0 ? n / rows : 0;
-    TORCH_CHECK(x.dim() > 1 ? (rows <= 1 || x.stride(0) == cols) : (x.dim() == 0 || x.stride(0) == 1),
-                "lrkit fused: tensor ", t, " has rows that are not contiguous blocks");
+    bool blocks =
+        x.dim() > 1 ? (rows <= 1 || x.stride(0) == cols) : (x.dim() == 0 || x.stride(0) == 1);
+    TORCH_CHECK(blocks, "lrkit fused: tensor ", t, " has rows that are not contiguous blocks");
     l.cols.push_back(cols);
     l.offset.push_back(l.total_rows);
     l.total_rows += rows;
@@ -143,39 +144,41 @@ at::Tensor adamp_phase1(const Tensors& p, const Tensors& g, const Tensors& m, co
   double* S = st.data_ptr<double>();
   auto kernel = [&]<typename T>() {
     with_flag(nesterov, [&](auto nest) {
-    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
-      const T w1 = T(1 - beta1), b2 = T(beta2), w2 = T(1 - beta2), gs = T(gscale);
-      const T c = T(c2), e = T(eps);
-      const T* __restrict__ P = ptr<T>(p, t) + o;
-      const T* __restrict__ G = ptr<T>(g, t) + o;
-      T* __restrict__ M = ptr<T>(m, t) + o;
-      T* __restrict__ V = ptr<T>(v, t) + o;
-      double gp = 0, gg = 0, pp = 0, pu = 0;
+      for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+        const T w1 = T(1 - beta1), b2 = T(beta2), w2 = T(1 - beta2), gs = T(gscale);
+        const T c = T(c2), e = T(eps);
+        const T* __restrict__ P = ptr<T>(p, t) + o;
+        const T* __restrict__ G = ptr<T>(g, t) + o;
+        T* __restrict__ M = ptr<T>(m, t) + o;
+        T* __restrict__ V = ptr<T>(v, t) + o;
+        double gp = 0, gg = 0, pp = 0, pu = 0;
 #pragma omp simd reduction(+ : gp, gg, pp, pu)
-      for (int64_t j = 0; j < cols; ++j) {
-        T gi = gs * G[j];
-        T mi = lerp(M[j], gi, w1);
-        T vi = V[j] * b2 + w2 * (gi * gi);
-        M[j] = mi;
-        V[j] = vi;
-        T n = mi;
-        if constexpr (decltype(nest)::value) n = lerp(mi, gi, w1);
-        T ui = n / (std::sqrt(vi) / c + e);
-        T pi = P[j];
-        gp += double(gi) * double(pi);
-        gg += double(gi) * double(gi);
-        pp += double(pi) * double(pi);
-        pu += double(pi) * double(ui);
-      }
-      double* s = S + 4 * (l.offset[t] + r);
-      s[0] = gp;
-      s[1] = gg;
-      s[2] = pp;
-      s[3] = pu;
-    });
+        for (int64_t j = 0; j < cols; ++j) {
+          T gi = gs * G[j];
+          T mi = lerp(M[j], gi, w1);
+          T vi = V[j] * b2 + w2 * (gi * gi);
+          M[j] = mi;
+          V[j] = vi;
+          T n = mi;
+          if constexpr (decltype(nest)::value) n = lerp(mi, gi, w1);
+          T ui = n / (std::sqrt(vi) / c + e);
+          T pi = P[j];
+          gp += double(gi) * double(pi);
+          gg += double(gi) * double(gi);
+          pp += double(pi) * double(pi);
+          pu += double(pi) * double(ui);
+        }
+        double* s = S + 4 * (l.offset[t] + r);
+        s[0] = gp;
+        s[1] = gg;
+        s[2] = pp;
+        s[3] = pu;
+      });
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "adamp_phase1", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "adamp_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
   return st;
 }
 
@@ -216,7 +219,9 @@ void adamp_phase2(const Tensors& p, const Tensors& g, const Tensors& m, const Te
       }
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "adamp_phase2", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "adamp_phase2",
+      [&] { kernel.template operator()<scalar_t>(); });
 }
 
 // -- SGDP ----------------------------------------------------------------------
@@ -234,34 +239,36 @@ at::Tensor sgdp_phase1(const Tensors& p, const Tensors& g, const Tensors& b, dou
   double* S = st.data_ptr<double>();
   auto kernel = [&]<typename T>() {
     with_flag(nesterov, [&](auto nest) {
-    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
-      const T mu = T(momentum), w = T(1 - dampening), gs = T(gscale);
-      const T* __restrict__ P = ptr<T>(p, t) + o;
-      const T* __restrict__ G = ptr<T>(g, t) + o;
-      T* __restrict__ B = ptr<T>(b, t) + o;
-      double gp = 0, gg = 0, pp = 0, pu = 0;
+      for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+        const T mu = T(momentum), w = T(1 - dampening), gs = T(gscale);
+        const T* __restrict__ P = ptr<T>(p, t) + o;
+        const T* __restrict__ G = ptr<T>(g, t) + o;
+        T* __restrict__ B = ptr<T>(b, t) + o;
+        double gp = 0, gg = 0, pp = 0, pu = 0;
 #pragma omp simd reduction(+ : gp, gg, pp, pu)
-      for (int64_t j = 0; j < cols; ++j) {
-        T gi = gs * G[j];
-        T bi = B[j] * mu + w * gi;
-        B[j] = bi;
-        T ui = bi;
-        if constexpr (decltype(nest)::value) ui = gi + mu * bi;
-        T pi = P[j];
-        gp += double(gi) * double(pi);
-        gg += double(gi) * double(gi);
-        pp += double(pi) * double(pi);
-        pu += double(pi) * double(ui);
-      }
-      double* s = S + 4 * (l.offset[t] + r);
-      s[0] = gp;
-      s[1] = gg;
-      s[2] = pp;
-      s[3] = pu;
-    });
+        for (int64_t j = 0; j < cols; ++j) {
+          T gi = gs * G[j];
+          T bi = B[j] * mu + w * gi;
+          B[j] = bi;
+          T ui = bi;
+          if constexpr (decltype(nest)::value) ui = gi + mu * bi;
+          T pi = P[j];
+          gp += double(gi) * double(pi);
+          gg += double(gi) * double(gi);
+          pp += double(pi) * double(pi);
+          pu += double(pi) * double(ui);
+        }
+        double* s = S + 4 * (l.offset[t] + r);
+        s[0] = gp;
+        s[1] = gg;
+        s[2] = pp;
+        s[3] = pu;
+      });
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "sgdp_phase1", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "sgdp_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
   return st;
 }
 
@@ -302,7 +309,9 @@ void sgdp_phase2(const Tensors& p, const Tensors& g, const Tensors& b, const at:
       }
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "sgdp_phase2", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "sgdp_phase2",
+      [&] { kernel.template operator()<scalar_t>(); });
 }
 
 // -- LAMB (timm) -----------------------------------------------------------------
@@ -324,52 +333,54 @@ at::Tensor lamb_phase1(const Tensors& p, const Tensors& g, const Tensors& m, con
   double* S = st.data_ptr<double>();
   auto kernel = [&]<typename T>() {
     with_flag(averaging, [&](auto avg) {
-    with_flag(caution, [&](auto cau) {
-    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
-      const T b1 = T(beta1), w1 = T(1 - beta1), b2 = T(beta2), w2 = T(1 - beta2);
-      const T gs = T(gscale), c1 = T(bc1), c2 = T(sqrt_bc2), e = T(eps), dec = T(wd);
-      const T* __restrict__ P = ptr<T>(p, t) + o;
-      const T* __restrict__ G = ptr<T>(g, t) + o;
-      T* __restrict__ M = ptr<T>(m, t) + o;
-      T* __restrict__ V = ptr<T>(v, t) + o;
-      double cnt = 0, uu = 0, up = 0, pp = 0, ff = 0;
+      with_flag(caution, [&](auto cau) {
+        for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+          const T b1 = T(beta1), w1 = T(1 - beta1), b2 = T(beta2), w2 = T(1 - beta2);
+          const T gs = T(gscale), c1 = T(bc1), c2 = T(sqrt_bc2), e = T(eps), dec = T(wd);
+          const T* __restrict__ P = ptr<T>(p, t) + o;
+          const T* __restrict__ G = ptr<T>(g, t) + o;
+          T* __restrict__ M = ptr<T>(m, t) + o;
+          T* __restrict__ V = ptr<T>(v, t) + o;
+          double cnt = 0, uu = 0, up = 0, pp = 0, ff = 0;
 #pragma omp simd reduction(+ : cnt, uu, up, pp, ff)
-      for (int64_t j = 0; j < cols; ++j) {
-        T gi = gs * G[j];
-        T mi;
-        if constexpr (decltype(avg)::value) {
-          mi = lerp(M[j], gi, w1);
-        } else {
-          mi = M[j] * b1 + gi;
-        }
-        T vi = V[j] * b2 + w2 * (gi * gi);
-        M[j] = mi;
-        V[j] = vi;
-        T ui = (mi / c1) / (std::sqrt(vi) / c2 + e);
-        T keep = T(1);
-        if constexpr (decltype(cau)::value) {
-          keep = ui * gi > T(0) ? T(1) : T(0);
-          ui = ui * keep;
-        }
-        T pi = P[j];
-        T fi = ui + dec * pi;
-        cnt += double(keep);
-        uu += double(ui) * double(ui);
-        up += double(ui) * double(pi);
-        pp += double(pi) * double(pi);
-        ff += double(fi) * double(fi);
-      }
-      double* s = S + 5 * (l.offset[t] + r);
-      s[0] = cnt;
-      s[1] = uu;
-      s[2] = up;
-      s[3] = pp;
-      s[4] = ff;
-    });
-    });
+          for (int64_t j = 0; j < cols; ++j) {
+            T gi = gs * G[j];
+            T mi;
+            if constexpr (decltype(avg)::value) {
+              mi = lerp(M[j], gi, w1);
+            } else {
+              mi = M[j] * b1 + gi;
+            }
+            T vi = V[j] * b2 + w2 * (gi * gi);
+            M[j] = mi;
+            V[j] = vi;
+            T ui = (mi / c1) / (std::sqrt(vi) / c2 + e);
+            T keep = T(1);
+            if constexpr (decltype(cau)::value) {
+              keep = ui * gi > T(0) ? T(1) : T(0);
+              ui = ui * keep;
+            }
+            T pi = P[j];
+            T fi = ui + dec * pi;
+            cnt += double(keep);
+            uu += double(ui) * double(ui);
+            up += double(ui) * double(pi);
+            pp += double(pi) * double(pi);
+            ff += double(fi) * double(fi);
+          }
+          double* s = S + 5 * (l.offset[t] + r);
+          s[0] = cnt;
+          s[1] = uu;
+          s[2] = up;
+          s[3] = pp;
+          s[4] = ff;
+        });
+      });
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "lamb_phase1", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "lamb_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
   return st;
 }
 
@@ -408,7 +419,9 @@ void lamb_phase2(const Tensors& p, const Tensors& g, const Tensors& m, const Ten
       }
     });
   };
-  AT_DISPATCH_FLOATING_TYPES(p[0].scalar_type(), "lamb_phase2", [&] { kernel.template operator()<scalar_t>(); });
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "lamb_phase2",
+      [&] { kernel.template operator()<scalar_t>(); });
 }
 
 }  // namespace
