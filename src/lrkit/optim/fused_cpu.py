@@ -3,17 +3,18 @@
 Note [fused cpu]: on the CPU the foreach path of an optimizer with per-tensor
 reductions (AdamP, SGDP, LAMB) is a chain of a dozen torch ops, each one pass
 over every tensor plus its dispatch. ``csrc/fused_cpu.cpp`` does the same
-update in two passes: phase 1 updates the moments, writes the update ``u``
-and per-row sums in double (the dot products and norms the algorithm needs);
-the per-tensor decisions (AdamP's projection, LAMB's trust ratio) are then a
-few small torch ops over the stacked sums of all tensors at once; phase 2
+update in two passes: phase 1 updates the moments and writes per-row sums in
+double (the dot products and norms the algorithm needs, with the update
+``u`` computed on the fly); the per-tensor decisions (AdamP's projection,
+LAMB's trust ratio) are then a few small torch ops over the stacked sums of
+all tensors at once; phase 2 recomputes ``u`` from the new moments and
 applies ``p <- p d - s (u - k p)`` with per-row ``d``, ``k`` and per-tensor
 ``s``. That is 40 bytes moved per fp32 parameter for AdamP and LAMB, the floor
-of a two-pass update.
+of a two-pass update (storing ``u`` instead would move as many and allocate).
 
 The extension is compiled with ``torch.utils.cpp_extension.load`` the first
-time a fused CPU step runs (a C++ compiler and ninja are needed; about a
-minute on two cores) and cached under ``TORCH_EXTENSIONS_DIR`` (default
+time a fused CPU step runs (a C++ compiler and ninja are needed; about 45 s
+on two cores) and cached under ``TORCH_EXTENSIONS_DIR`` (default
 ``~/.cache/torch_extensions``); later processes load it in well under a second.
 It takes float32 and float64 tensors whose rows (``size(0)``) are contiguous
 blocks of memory with grads and state of the same strides — which includes
