@@ -24,6 +24,8 @@ timed on a GPU (issue 7).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 
 import torch
@@ -253,6 +255,28 @@ def _lamb2(P, G, M, V, IT, IS, IL, D, S, SC, CAUTION: tl.constexpr, DT: tl.const
         tl.store(p_ + idx, (p * d - s * u).to(DT), mask=mask)
 
 
+@functools.lru_cache(maxsize=64)
+def _work_list(
+    shapes: tuple[tuple[int, ...], ...], device: torch.device, segment: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
+    """(tensor, start, length, row) of every item, on ``device``, and the row count;
+    cached by shapes, which stay put from step to step while grads may move."""
+    tensor, start, length, row = [], [], [], []
+    first_row = 0
+    for t, shape in enumerate(shapes):
+        rows = shape[0] if len(shape) > 1 else 1
+        cols = math.prod(shape) // rows if rows else 0
+        for c0 in range(0, cols, segment):
+            r = torch.arange(rows, dtype=torch.int64)
+            tensor.append(torch.full((rows,), t, dtype=torch.int64))
+            start.append(r * cols + c0)
+            length.append(torch.full((rows,), min(segment, cols - c0), dtype=torch.int64))
+            row.append(r + first_row)
+        first_row += rows
+    cat = lambda xs: torch.cat(xs).to(device)  # noqa: E731
+    return cat(tensor), cat(start), cat(length), cat(row), first_row
+
+
 class _Work:
     """The tables and work list of one call: items are row segments (Note [fused triton])."""
 
@@ -263,23 +287,8 @@ class _Work:
             torch.tensor([t.data_ptr() for t in ts], dtype=torch.int64, device=device)
             for ts in (params, *others)
         ]
-        tensor, start, length, row = [], [], [], []
-        first_row = 0
-        for t, p in enumerate(params):
-            rows = p.shape[0] if p.dim() > 1 else 1
-            cols = p.numel() // rows if rows else 0
-            for c0 in range(0, cols, SEGMENT):
-                n = min(SEGMENT, cols - c0)
-                r = torch.arange(rows, dtype=torch.int64)
-                tensor.append(torch.full((rows,), t, dtype=torch.int64))
-                start.append(r * cols + c0)
-                length.append(torch.full((rows,), n, dtype=torch.int64))
-                row.append(r + first_row)
-            first_row += rows
-        self.rows = first_row
-        cat = lambda xs: torch.cat(xs).to(device)  # noqa: E731
-        self.item_tensor, self.item_start = cat(tensor), cat(start)
-        self.item_length, self.item_row = cat(length), cat(row)
+        items = _work_list(tuple(tuple(p.shape) for p in params), device, SEGMENT)
+        self.item_tensor, self.item_start, self.item_length, self.item_row, self.rows = items
         self.items = len(self.item_tensor)
         self.device = device
 
