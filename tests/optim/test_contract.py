@@ -33,13 +33,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def fused_exists(name: str) -> bool:
-    """lrkit's CPU kernels, or torch's fused CPU kernels behind impl="fused"."""
-    cls = REGISTRY[name].cls
-    return cls.fused_kernels or cls._torch_kernel is not lo.Optimizer._torch_kernel
-
-
-FUSED = [n for n in NAMES if fused_exists(n)]
+FUSED = [n for n in NAMES if REGISTRY[n].cls.fused_on("cpu")]
 needs_compiler = pytest.mark.skipif(
     compiler_problem() is not None, reason=f"fused CPU kernels: {compiler_problem()}"
 )

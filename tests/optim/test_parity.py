@@ -319,9 +319,7 @@ def test_matches_reference_implementation(case: Case, seed: int, impl: str) -> N
         compare(case, seed, dtype, impl)
 
 
-FUSED_CASES = [
-    c for c in CASES if c.ours.fused_kernels or c.name in ("sgd", "adagrad", "adam", "adamw")
-]
+FUSED_CASES = [c for c in CASES if c.ours.fused_on("cpu")]
 
 
 @pytest.mark.skipif(compiler_problem() is not None, reason=f"fused CPU: {compiler_problem()}")

@@ -26,6 +26,7 @@ from lrkit.optim.base import (
     foreach_square_average_,
     register,
 )
+from lrkit.optim.fused import row_segments, rows
 from lrkit.schedules.params import Param
 
 # Note [projection]: for a parameter with more than one dimension, AdamP and
@@ -110,12 +111,6 @@ def foreach_projection_(
     return factors
 
 
-def row_segments(params: list[Tensor], device: torch.device) -> Tensor:
-    """The tensor index of each row of the stacked per-row sums (Note [fused cpu])."""
-    rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
-    return torch.repeat_interleave(torch.arange(len(params)), torch.tensor(rows)).to(device)
-
-
 def stacked_projection(
     stats: Tensor, params: list[Tensor], delta: float, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -128,8 +123,7 @@ def stacked_projection(
     """
     on: dict[str, Any] = dict(dtype=stats.dtype, device=stats.device)
     seg = row_segments(params, stats.device)
-    rows = [p.shape[0] if p.dim() > 1 else 1 for p in params]
-    cols = torch.tensor([p.numel() // r if r else 0 for p, r in zip(params, rows)], **on)
+    cols = torch.tensor([p.numel() // rows(p.shape) if p.numel() else 0 for p in params], **on)
     numel = torch.tensor([p.numel() for p in params], **on)
     multi = torch.tensor([p.dim() > 1 for p in params], device=stats.device)
     gp, gg, pp, pu = stats.unbind(1)
@@ -234,15 +228,13 @@ class AdamP(Optimizer):
     def _fused(
         self,
         group: dict[str, Any],
+        k: Any,
         params: list[Tensor],
         grads: list[Tensor],
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused import kernels
-
-        k = kernels(params[0].device)
         lr, (beta1, beta2), eps = as_float(group["lr"]), group["betas"], group["eps"]
         m, v, nesterov = bufs["exp_avg"], bufs["exp_avg_sq"], group["nesterov"]
         c2 = math.sqrt(1 - beta2**step)

@@ -52,6 +52,7 @@ from lrkit.schedules.params import Param, did_you_mean, normalize
 IMPLS = ("auto", "reference", "foreach", "fused")
 
 TensorList = list[Tensor] | tuple[Tensor, ...]  # what torch._foreach_* take and return
+PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass such as DTensor: what fused kernels take
 Buffers = dict[str, TensorList]
 
 # common constraints
@@ -167,12 +168,18 @@ class Optimizer(torch.optim.Optimizer):
         super().add_param_group({**param_group, "params": params})
         self._check_group(self.param_groups[-1])
 
+    @classmethod
+    def fused_on(cls, device: str) -> bool:
+        """Whether ``impl="fused"`` exists for this class on ``device`` ("cpu", "cuda"):
+        lrkit's kernels (``fused_kernels``), or torch's fused CPU kernel (``_torch_kernel``)."""
+        torch_kernel = cls._torch_kernel is not Optimizer._torch_kernel
+        return cls.fused_kernels or (torch_kernel and device == "cpu")
+
     def _check_fused(self, tensors: list[Tensor]) -> None:
         """``impl="fused"`` takes plain CPU or CUDA tensors, in the dtypes its kernels have."""
         from lrkit.optim.fused import DTYPES
 
         owner = type(self).__name__
-        torch_kernel = type(self)._torch_kernel is not Optimizer._torch_kernel
         for p in tensors:
             device = p.device.type
             if device not in DTYPES:
@@ -180,12 +187,12 @@ class Optimizer(torch.optim.Optimizer):
                     f"{owner}: `impl='fused'` runs on CPU and CUDA tensors, got one on {device}; "
                     "use impl='auto', 'foreach' or 'reference'"
                 )
-            if type(p) not in (Tensor, torch.nn.Parameter):
+            if type(p) not in PLAIN:
                 raise ValueError(
                     f"{owner}: `impl='fused'` takes plain tensors, got a {type(p).__name__} "
                     "(sharded parameters run with impl='auto' or 'foreach')"
                 )
-            if not (self.fused_kernels or (torch_kernel and device == "cpu")):
+            if not self.fused_on(device):
                 raise ValueError(
                     f"{owner}: `impl='fused'` is available for AdamP, SGDP and Lamb (lrkit's "
                     "kernels) and, on the CPU, for Adam, AdamW, SGD and Adagrad (torch's); use "
@@ -197,10 +204,9 @@ class Optimizer(torch.optim.Optimizer):
                     f"{owner}: `impl='fused'` on {device} takes {names} params, got {p.dtype}; "
                     "use impl='auto' or 'foreach'"
                 )
-            if device == "cuda" and importlib.util.find_spec("triton") is None:
-                raise ValueError(
-                    f"{owner}: `impl='fused'` on CUDA needs triton (pip install triton)"
-                )
+        cuda = any(p.device.type == "cuda" for p in tensors)
+        if cuda and importlib.util.find_spec("triton") is None:
+            raise ValueError(f"{owner}: `impl='fused'` on CUDA needs triton (pip install triton)")
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict of this class or of the reference implementation.
@@ -330,23 +336,24 @@ class Optimizer(torch.optim.Optimizer):
         coef: Tensor | None,
     ) -> list[int]:
         """``_fused`` (optim/fused.py) on the tensors the kernels take, one call per
-        dtype and step count; returns the indices of the others (for ``_foreach``)."""
+        device, dtype and step count; returns the indices of the others (for ``_foreach``)."""
         from lrkit.optim import fused
 
         keys = list(bufs)
         rest: list[int] = []
-        calls: dict[tuple[torch.dtype, float], list[int]] = {}
+        calls: dict[tuple[torch.device, torch.dtype, float], list[int]] = {}
         for i, p in enumerate(ps):
             if fused.takes(p, gs[i], *(bufs[k][i] for k in keys)):
-                calls.setdefault((p.dtype, steps[i] if steps else 0.0), []).append(i)
+                calls.setdefault((p.device, p.dtype, steps[i] if steps else 0.0), []).append(i)
             else:
                 rest.append(i)
         scale = -1.0 if group.get("maximize", False) else 1.0
         if coef is not None:
             scale *= float(coef)
-        for (_, step), idx in calls.items():
+        for (device, _, step), idx in calls.items():
             self._fused(
                 group,
+                fused.kernels(device),
                 [ps[i] for i in idx],
                 [gs[i] for i in idx],
                 {k: [bufs[k][i] for i in idx] for k in keys},
@@ -385,14 +392,16 @@ class Optimizer(torch.optim.Optimizer):
     def _fused(
         self,
         group: dict[str, Any],
+        kernels: Any,
         params: list[Tensor],
         grads: list[Tensor],
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
     ) -> None:
-        """The update with lrkit's fused kernels (when ``fused_kernels``); the grads are raw,
-        ``g = scale * grad`` (Note [gradients]), all tensors of one dtype and step count."""
+        """The update with lrkit's fused ``kernels`` for the params' device (when
+        ``fused_kernels``; optim/fused.py); the grads are raw, ``g = scale * grad``
+        (Note [gradients]), all tensors of one device, dtype and step count."""
         raise NotImplementedError
 
     def _torch_kernel(self, group: dict[str, Any]) -> bool:
@@ -546,7 +555,7 @@ def torch_fused_ok(params: TensorList) -> bool:
     return all(
         p.is_floating_point()
         and p.device.type == "cpu"
-        and type(p) in (Tensor, torch.nn.Parameter)
+        and type(p) in PLAIN
         and p.is_contiguous()
         and p.grad is not None
         and p.grad.is_contiguous()

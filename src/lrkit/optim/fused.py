@@ -8,10 +8,13 @@ methods and the per-tensor decisions between the two passes are shared.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from lrkit.optim.base import PLAIN
 
 DTYPES = {
     "cpu": (torch.float32, torch.float64),
@@ -30,9 +33,21 @@ def kernels(device: torch.device) -> Any:
     return fused_cpu.kernels()
 
 
+def rows(shape: Sequence[int]) -> int:
+    """How many rows the kernels see in a tensor of ``shape``: ``size(0)`` for more
+    than one dimension, else 1 (each row gets its own sums, Note [fused cpu])."""
+    return shape[0] if len(shape) > 1 else 1
+
+
+def row_segments(params: Sequence[Tensor], device: torch.device) -> Tensor:
+    """The tensor index of each row of the stacked per-row sums."""
+    counts = torch.tensor([rows(p.shape) for p in params])
+    return torch.repeat_interleave(torch.arange(len(params)), counts).to(device)
+
+
 def takes(p: Tensor, *others: Tensor | None) -> bool:
     """Whether the kernels take ``p`` with these same-shaped operands (grad, state)."""
-    if type(p) not in (Tensor, torch.nn.Parameter) or p.numel() == 0:
+    if type(p) not in PLAIN or p.numel() == 0:
         return False
     if p.dtype not in DTYPES.get(p.device.type, ()) or not rows_are_blocks(p):
         return False

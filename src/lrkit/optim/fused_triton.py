@@ -33,6 +33,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from lrkit.optim import fused
+
 SEGMENT = 1 << 14  # elements per work item at most
 BLOCK = 1024  # elements per loop iteration inside an item
 
@@ -53,6 +55,11 @@ def _lerp(a, b, w, LOW: tl.constexpr):  # torch's lerp, its branch on the weight
 
 
 @triton.jit
+def _base(TABLE, t, DT: tl.constexpr):  # tensor t's base address, from a table of data_ptr()s
+    return tl.load(TABLE + t).to(tl.pointer_type(DT))
+
+
+@triton.jit
 def _item(IT, IS, IL):
     i = tl.program_id(0)
     return i, tl.load(IT + i), tl.load(IS + i), tl.load(IL + i)
@@ -62,10 +69,10 @@ def _item(IT, IS, IL):
 def _adamp1(P, G, M, V, IT, IS, IL, OUT, SC, NEST: tl.constexpr, LOW: tl.constexpr,
             DT: tl.constexpr, CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     i, t, start, n = _item(IT, IS, IL)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    m_ = tl.load(M + t).to(tl.pointer_type(DT))
-    v_ = tl.load(V + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    m_ = _base(M, t, DT)
+    v_ = _base(V, t, DT)
     gs, w1 = tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT)
     b2, w2 = tl.load(SC + 2).to(CT), tl.load(SC + 3).to(CT)
     c2, eps = tl.load(SC + 4).to(CT), tl.load(SC + 5).to(CT)
@@ -102,10 +109,10 @@ def _adamp2(P, G, M, V, IT, IS, IL, IR, D, K, S, SC, NEST: tl.constexpr, LOW: tl
             DT: tl.constexpr, CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     i, t, start, n = _item(IT, IS, IL)
     r = tl.load(IR + i)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    m_ = tl.load(M + t).to(tl.pointer_type(DT))
-    v_ = tl.load(V + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    m_ = _base(M, t, DT)
+    v_ = _base(V, t, DT)
     gs, w1 = tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT)
     c2, eps = tl.load(SC + 4).to(CT), tl.load(SC + 5).to(CT)
     d, k, s = tl.load(D + r).to(CT), tl.load(K + r).to(CT), tl.load(S + t).to(CT)
@@ -127,9 +134,9 @@ def _adamp2(P, G, M, V, IT, IS, IL, IR, D, K, S, SC, NEST: tl.constexpr, LOW: tl
 def _sgdp1(P, G, B, IT, IS, IL, OUT, SC, NEST: tl.constexpr, DT: tl.constexpr,
            CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     i, t, start, n = _item(IT, IS, IL)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    b_ = tl.load(B + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    b_ = _base(B, t, DT)
     gs, mu, w = tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT), tl.load(SC + 2).to(CT)
     a0 = tl.zeros([BLOCK], CT)
     a1 = tl.zeros([BLOCK], CT)
@@ -162,9 +169,9 @@ def _sgdp2(P, G, B, IT, IS, IL, IR, D, K, S, SC, NEST: tl.constexpr, DT: tl.cons
            CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     i, t, start, n = _item(IT, IS, IL)
     r = tl.load(IR + i)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    b_ = tl.load(B + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    b_ = _base(B, t, DT)
     gs, mu = tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT)
     d, k, s = tl.load(D + r).to(CT), tl.load(K + r).to(CT), tl.load(S + t).to(CT)
     for j in range(0, n, BLOCK):
@@ -185,10 +192,10 @@ def _sgdp2(P, G, B, IT, IS, IL, IR, D, K, S, SC, NEST: tl.constexpr, DT: tl.cons
 def _lamb1(P, G, M, V, IT, IS, IL, OUT, SC, AVG: tl.constexpr, CAUTION: tl.constexpr,
            LOW: tl.constexpr, DT: tl.constexpr, CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     i, t, start, n = _item(IT, IS, IL)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    m_ = tl.load(M + t).to(tl.pointer_type(DT))
-    v_ = tl.load(V + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    m_ = _base(M, t, DT)
+    v_ = _base(V, t, DT)
     gs, b1, w1 = tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT), tl.load(SC + 2).to(CT)
     b2, w2 = tl.load(SC + 3).to(CT), tl.load(SC + 4).to(CT)
     c1, c2 = tl.load(SC + 5).to(CT), tl.load(SC + 6).to(CT)
@@ -234,10 +241,10 @@ def _lamb1(P, G, M, V, IT, IS, IL, OUT, SC, AVG: tl.constexpr, CAUTION: tl.const
 def _lamb2(P, G, M, V, IT, IS, IL, D, S, SC, CAUTION: tl.constexpr, DT: tl.constexpr,
            CT: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     _, t, start, n = _item(IT, IS, IL)
-    p_ = tl.load(P + t).to(tl.pointer_type(DT))
-    g_ = tl.load(G + t).to(tl.pointer_type(DT))
-    m_ = tl.load(M + t).to(tl.pointer_type(DT))
-    v_ = tl.load(V + t).to(tl.pointer_type(DT))
+    p_ = _base(P, t, DT)
+    g_ = _base(G, t, DT)
+    m_ = _base(M, t, DT)
+    v_ = _base(V, t, DT)
     gs, c1, c2, eps = (tl.load(SC + 0).to(CT), tl.load(SC + 1).to(CT),
                        tl.load(SC + 2).to(CT), tl.load(SC + 3).to(CT))  # fmt: skip
     d, s = tl.load(D + t).to(CT), tl.load(S + t).to(CT)
@@ -264,7 +271,7 @@ def _work_list(
     tensor, start, length, row = [], [], [], []
     first_row = 0
     for t, shape in enumerate(shapes):
-        rows = shape[0] if len(shape) > 1 else 1
+        rows = fused.rows(shape)
         cols = math.prod(shape) // rows if rows else 0
         for c0 in range(0, cols, segment):
             r = torch.arange(rows, dtype=torch.int64)

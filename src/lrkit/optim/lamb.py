@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from lrkit.optim.adamp import row_segments
 from lrkit.optim.base import (
     BETA,
     FLAG,
@@ -24,6 +23,7 @@ from lrkit.optim.base import (
     foreach_square_average_,
     register,
 )
+from lrkit.optim.fused import row_segments
 from lrkit.schedules.params import Param
 
 
@@ -148,15 +148,13 @@ class Lamb(Optimizer):
     def _fused(
         self,
         group: dict[str, Any],
+        k: Any,
         params: list[Tensor],
         grads: list[Tensor],
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused import kernels
-
-        k = kernels(params[0].device)
         lr, (beta1, beta2), wd = as_float(group["lr"]), group["betas"], group["weight_decay"]
         m, v, eps, caution = bufs["exp_avg"], bufs["exp_avg_sq"], group["eps"], group["caution"]
         bc1, bc2 = self._corrections(group)

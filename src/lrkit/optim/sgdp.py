@@ -99,15 +99,13 @@ class SGDP(Optimizer):
     def _fused(
         self,
         group: dict[str, Any],
+        k: Any,
         params: list[Tensor],
         grads: list[Tensor],
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
     ) -> None:
-        from lrkit.optim.fused import kernels
-
-        k = kernels(params[0].device)
         lr, mu, b, nesterov = (
             as_float(group["lr"]),
             group["momentum"],
