@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -41,24 +42,45 @@ CASES: list[tuple[type[lo.Optimizer], dict[str, Any]]] = [
 ]
 
 
-def make(dtype: torch.dtype, seed: int = 0) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
+def make(
+    dtype: torch.dtype,
+    shapes: Sequence[tuple[int, ...]] = SHAPES,
+    channels_last: int = CHANNELS_LAST,
+) -> list[torch.Tensor]:
+    """Seeded params of ``shapes``; the one at index ``channels_last`` in that layout."""
+    gen = torch.Generator().manual_seed(0)
     out = []
-    for i, shape in enumerate(SHAPES):
+    for i, shape in enumerate(shapes):
         t = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
-        if i == CHANNELS_LAST:
+        if i == channels_last:
             t = t.contiguous(memory_format=torch.channels_last)
         out.append(t.requires_grad_())
     return out
 
 
-def trajectory(
-    cls: type[lo.Optimizer], kw: dict[str, Any], impl: str, dtype: torch.dtype
+def make_grads_like(
+    params: list[torch.Tensor], steps: int, orthogonal_every: int, channels_last: int
 ) -> list[list[torch.Tensor]]:
-    params = make(dtype)
-    grads = make_grads(0, params, 12, orthogonal_every=3)
+    grads = make_grads(0, params, steps, orthogonal_every=orthogonal_every)
     for row in grads:  # autograd gives a channels_last param a channels_last grad
-        row[CHANNELS_LAST] = row[CHANNELS_LAST].contiguous(memory_format=torch.channels_last)
+        row[channels_last] = row[channels_last].contiguous(memory_format=torch.channels_last)
+    return grads
+
+
+def trajectory(
+    cls: type[lo.Optimizer],
+    kw: dict[str, Any],
+    impl: str,
+    dtype: torch.dtype,
+    shapes: Sequence[tuple[int, ...]] = SHAPES,
+    channels_last: int = CHANNELS_LAST,
+    steps: int = 12,
+    orthogonal_every: int = 3,
+) -> list[list[torch.Tensor]]:
+    """``steps`` updates of ``make(dtype, shapes, channels_last)`` with seeded grads, made
+    nearly orthogonal to the params per row every ``orthogonal_every`` steps."""
+    params = make(dtype, shapes, channels_last)
+    grads = make_grads_like(params, steps, orthogonal_every, channels_last)
     return run(lambda ps: cls(ps, impl=impl, **kw), clone_params(params), grads)
 
 

@@ -13,8 +13,7 @@ import os
 import sys
 
 import torch
-from tests.optim.test_fused_cpu import CASES
-from tests.optim.trajectory import clone_params, make_grads, run
+from tests.optim import test_fused_cpu as fused_cpu_tests
 
 from lrkit.optim import fused
 from lrkit.optim.adamp import projection
@@ -27,28 +26,8 @@ CHANNELS_LAST = 4
 STEPS = 4
 
 
-def make_params(dtype: torch.dtype) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(0)
-    params = []
-    for i, shape in enumerate(SHAPES):
-        t = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
-        if i == CHANNELS_LAST:
-            t = t.contiguous(memory_format=torch.channels_last)
-        params.append(t.requires_grad_())
-    return params
-
-
-def make_grads_for(params: list[torch.Tensor], steps: int) -> list[list[torch.Tensor]]:
-    grads = make_grads(0, params, steps, orthogonal_every=2)
-    for row in grads:
-        row[CHANNELS_LAST] = row[CHANNELS_LAST].contiguous(memory_format=torch.channels_last)
-    return grads
-
-
 def trajectory(cls: type, kw: dict, impl: str, dtype: torch.dtype) -> list[list[torch.Tensor]]:
-    params = make_params(dtype)
-    grads = make_grads_for(params, STEPS)
-    return run(lambda ps: cls(ps, impl=impl, **kw), clone_params(params), grads)
+    return fused_cpu_tests.trajectory(cls, kw, impl, dtype, SHAPES, CHANNELS_LAST, STEPS, 2)
 
 
 def main() -> None:
@@ -65,7 +44,7 @@ def main() -> None:
 
     fused.kernels = triton_kernels  # type: ignore[assignment]
     results = []
-    for cls, kw in CASES:
+    for cls, kw in fused_cpu_tests.CASES:
         for dtype in (torch.float64, torch.float32):
             want = trajectory(cls, kw, "reference", dtype)
             got = trajectory(cls, kw, "fused", dtype)
@@ -76,10 +55,11 @@ def main() -> None:
             )
             results.append({"case": f"{cls.__name__}{kw}", "dtype": str(dtype), "gap": gap})
     # how many tensors the (nearly orthogonal) first gradients make AdamP project
-    probe = [p.detach() for p in make_params(torch.float64)]
+    probe = fused_cpu_tests.make(torch.float64, SHAPES, CHANNELS_LAST)
+    grads = fused_cpu_tests.make_grads_like(probe, 1, 2, CHANNELS_LAST)[0]
     projected = sum(
-        bool(projection(p, g, g.clone(), 0.1, 1e-8)[1])
-        for p, g in zip(probe, make_grads_for(probe, 1)[0], strict=True)
+        bool(projection(p.detach(), g, g.clone(), 0.1, 1e-8)[1])
+        for p, g in zip(probe, grads, strict=True)
         if p.dim() > 1
     )
     print(json.dumps({"calls": calls["n"], "projected": projected, "results": results}))
