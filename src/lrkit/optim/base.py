@@ -47,6 +47,7 @@ from typing import Any, ClassVar, cast
 import torch
 from torch import Tensor
 
+from lrkit.optim.state_dicts import check_buffers, check_state_dict
 from lrkit.schedules.params import Param, did_you_mean, normalize
 
 IMPLS = ("auto", "reference", "foreach", "fused")
@@ -95,6 +96,7 @@ class Optimizer(torch.optim.Optimizer):
     splittable: ClassVar[bool] = False  # elementwise update: Note [cache batches] may split tensors
     fused_kernels: ClassVar[bool] = False  # has ``_fused`` (optim/fused.py)
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
+    lazy_buffers: ClassVar[bool] = False  # Note [state validation]: buffers made on first use
 
     def __init__(
         self,
@@ -213,12 +215,24 @@ class Optimizer(torch.optim.Optimizer):
 
         Hyperparameters the loaded groups lack (lrkit-only options, or a
         reference written before an option existed) keep their current values.
+        The whole state dict is checked first (Note [state validation]): a
+        wrong-shaped buffer, a missing key or an invalid hyperparameter is a
+        ``ValueError`` naming it, and nothing has changed.
         """
-        current = [dict(g) for g in self.param_groups]
+        merged = check_state_dict(
+            type(self).__name__,
+            state_dict,
+            self.param_groups,
+            self._check_group,
+            self._buffers,
+            lazy_buffers=self.lazy_buffers,
+            steps_in_state=self.steps_in_state,
+        )
         super().load_state_dict(state_dict)
-        for group, before in zip(self.param_groups, current, strict=True):
-            for key, value in before.items():
-                group.setdefault(key, value)
+        for group, checked in zip(self.param_groups, merged, strict=True):
+            for key, value in checked.items():  # normalised; tensors stay torch's copies
+                if key != "params" and not isinstance(group.get(key), Tensor):
+                    group[key] = value
         for state in self.state.values():
             step = state.get("step")
             if step is not None and not isinstance(step, Tensor) and self.steps_in_state:
@@ -269,16 +283,14 @@ class Optimizer(torch.optim.Optimizer):
         if not params:
             return
         states = [self.state[p] for p in params]
-        self._fresh = {id(p) for p, state in zip(params, states, strict=True) if not state}
-        for p, state in zip(params, states, strict=True):
-            if not state:
-                state.update(self._init_state(p, group))
+        self._fresh = self._ensure_state(group, params, states)
         if (
             self.impl in ("auto", "fused")
             and coef is None
             and self._torch_kernel(group)
             and torch_fused_ok(params)
         ):
+            check_buffers(type(self).__name__, params, states, self._buffers(group))
             self._torch_step(group, params, states)
             return
         steps: list[float] = []
@@ -286,6 +298,13 @@ class Optimizer(torch.optim.Optimizer):
             tensors = [s["step"] for s in states]
             torch._foreach_add_(tensors, 1.0)
             steps = [float(t) for t in tensors]
+        # an empty tensor has its state and step count, as in torch, but nothing to update
+        if any(p.numel() == 0 for p in params):
+            kept = [i for i, p in enumerate(params) if p.numel()]
+            params, states = [params[i] for i in kept], [states[i] for i in kept]
+            steps = [steps[i] for i in kept] if steps else steps
+            if not params:
+                return
         keys = self._buffers(group)
         real = self.supports_complex and any(p.is_complex() for p in params)
         view = torch.view_as_real if real else _same
@@ -304,6 +323,7 @@ class Optimizer(torch.optim.Optimizer):
             return
         gs = [_real(p.grad, view) for p in params]
         if self.impl == "fused" and self.fused_kernels:
+            check_buffers(type(self).__name__, params, states, keys)
             rest = self._fused_step(group, ps, gs, bufs, steps, coef)
             if not rest:
                 return
@@ -325,6 +345,24 @@ class Optimizer(torch.optim.Optimizer):
                     dict(zip(keys, b_, strict=True)),
                     batch_steps,
                 )
+
+    def _ensure_state(
+        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+    ) -> set[int]:
+        """Create the state of params that have none (and, with ``lazy_buffers``, the
+        buffers a loaded state lacks); returns the ids of the params this step starts."""
+        fresh: set[int] = set()
+        for p, state in zip(params, states, strict=True):
+            if not state:
+                state.update(self._init_state(p, group))
+                fresh.add(id(p))
+            elif self.lazy_buffers:
+                missing = [k for k in self._buffers(group) if state.get(k) is None]
+                if missing:
+                    init = self._init_state(p, group)
+                    state.update({k: init[k] for k in missing})
+                    fresh.add(id(p))
+        return fresh
 
     def _fused_step(
         self,
@@ -457,10 +495,10 @@ def cache_batches(
         else:
             pieces.append((row, step))
     batches: list[tuple[list[list[Tensor]], list[float]]] = []
-    size = CPU_BATCH
+    size = 0
     for row, step in pieces:
         n = row[0].numel()
-        if size + n > CPU_BATCH:
+        if not batches or size + n > CPU_BATCH:
             batches.append(([[] for _ in lists], []))
             size = 0
         size += n

@@ -52,7 +52,11 @@ def takes(p: Tensor, *others: Tensor | None) -> bool:
     if p.dtype not in DTYPES.get(p.device.type, ()) or not rows_are_blocks(p):
         return False
     return all(
-        o is not None and o.stride() == p.stride() and o.dtype == p.dtype and o.device == p.device
+        o is not None
+        and o.shape == p.shape
+        and o.stride() == p.stride()
+        and o.dtype == p.dtype
+        and o.device == p.device
         for o in others
     )
 

@@ -71,6 +71,7 @@ class SGD(Optimizer):
     }
     steps_in_state = False
     supports_complex = True
+    lazy_buffers = True  # torch.optim.SGD makes the momentum buffer on first use
 
     def __init__(
         self,

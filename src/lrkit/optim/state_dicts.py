@@ -1,0 +1,159 @@
+"""What an optimizer state dict must hold before it is loaded, and what a fused
+kernel must be given before it runs.
+
+Note [state validation]
+~~~~~~~~~~~~~~~~~~~~~~~
+``Optimizer.load_state_dict`` checks the whole incoming state dict before it
+changes anything: its structure, each group's hyperparameters (the same
+checks as at construction), and for every parameter that has state, each
+buffer the update reads (``_buffers``) -- a tensor of the parameter's shape --
+and the step counter -- one finite, non-negative number. A buffer with
+another shape would reach torch's fused CPU kernels (which ``auto`` runs for
+Adam, AdamW, SGD and Adagrad) or lrkit's, and they index memory by the
+parameter's size: the process would crash or corrupt memory. The same shape,
+dtype and device check runs before every fused step, for state edited by hand
+after loading. Missing buffers are an error, except for optimizers whose
+reference creates a buffer on first use (``lazy_buffers``: SGD's momentum
+buffer, as torch.optim.SGD rebuilds it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+from torch import Tensor
+
+
+def check_state_dict(
+    owner: str,
+    state_dict: Any,
+    groups: Sequence[dict[str, Any]],
+    check_group: Callable[[dict[str, Any]], None],
+    buffers: Callable[[dict[str, Any]], tuple[str, ...]],
+    *,
+    lazy_buffers: bool,
+    steps_in_state: bool,
+) -> list[dict[str, Any]]:
+    """Note [state validation] for ``state_dict`` against the current ``groups``.
+
+    Returns each saved group's hyperparameters as they will be after loading
+    (the saved values over the current ones, normalised), or raises
+    ``ValueError``/``TypeError`` naming the group, parameter and key.
+    """
+    where = f"{owner}.load_state_dict"
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
+    for key in ("state", "param_groups"):
+        if key not in state_dict:
+            raise ValueError(f"{where}: the state dict has no {key!r}")
+    state, saved = state_dict["state"], state_dict["param_groups"]
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}: 'state' must be a dict, got {type(state).__name__}")
+    if not isinstance(saved, Sequence) or not all(isinstance(g, Mapping) for g in saved):
+        raise TypeError(f"{where}: 'param_groups' must be a list of dicts")
+    if len(saved) != len(groups):
+        raise ValueError(
+            f"{where}: the state dict has {len(saved)} param groups, the optimizer {len(groups)}"
+        )
+    merged: list[dict[str, Any]] = []
+    for i, (old, new) in enumerate(zip(groups, saved, strict=True)):
+        ids = new.get("params")
+        if not isinstance(ids, Sequence) or len(ids) != len(old["params"]):
+            size = len(ids) if isinstance(ids, Sequence) else ids
+            raise ValueError(
+                f"{where}: param group {i} has {size} params in the state dict, "
+                f"{len(old['params'])} in the optimizer"
+            )
+        group = {**old, **{k: v for k, v in new.items() if k != "params"}}
+        check_group(group)  # the construction checks, on a copy
+        merged.append(group)
+    params = [(p, g) for g in merged for p in g["params"]]
+    saved_ids = chain.from_iterable(g["params"] for g in saved)
+    for index, (sid, (p, group)) in enumerate(zip(saved_ids, params, strict=True)):
+        entry = state.get(sid)
+        if entry is None:
+            continue
+        if not isinstance(entry, Mapping):
+            raise TypeError(
+                f"{where}: the state of parameter {index} must be a dict, "
+                f"got {type(entry).__name__}"
+            )
+        _check_entry(where, index, p, entry, buffers(group), lazy_buffers, steps_in_state)
+    return merged
+
+
+def _check_entry(
+    where: str,
+    index: int,
+    p: Tensor,
+    entry: Mapping[str, Any],
+    keys: tuple[str, ...],
+    lazy: bool,
+    steps_in_state: bool,
+) -> None:
+    name = f"parameter {index} (shape {list(p.shape)})"
+    for key in keys:
+        value = entry.get(key)
+        if value is None:
+            if lazy:
+                continue  # created on the next step, as the reference does
+            raise ValueError(f"{where}: the state of {name} has no {key!r}")
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"{where}: state {key!r} of {name} must be a tensor, got {type(value).__name__}"
+            )
+        if value.shape != p.shape:
+            raise ValueError(
+                f"{where}: state {key!r} of {name} has shape {list(value.shape)}; "
+                "it must have the parameter's shape"
+            )
+    if steps_in_state and entry:
+        step = entry.get("step")
+        if step is None:
+            raise ValueError(f"{where}: the state of {name} has no 'step'")
+        number = _one_number(step)
+        if number is None or not (math.isfinite(number) and number >= 0):
+            raise ValueError(
+                f"{where}: state 'step' of {name} must be one finite number >= 0, got {step!r}"
+            )
+
+
+def _one_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or value.is_complex():
+            return None
+        return float(value.detach().reshape(()).cpu())
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def check_buffers(
+    owner: str, params: Sequence[Tensor], states: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
+    """Note [state validation] before a fused step: every buffer a tensor of its
+    parameter's shape, dtype and device (the kernels index memory by them)."""
+    for p, state in zip(params, states, strict=True):
+        for key in keys:
+            b = state.get(key)
+            if b is None:
+                continue  # a buffer the step creates (SGD's on its first use)
+            if not isinstance(b, Tensor) or (b.shape, b.dtype, b.device) != (
+                p.shape,
+                p.dtype,
+                p.device,
+            ):
+                got = (
+                    f"{list(b.shape)} {b.dtype} on {b.device}"
+                    if isinstance(b, Tensor)
+                    else type(b).__name__
+                )
+                raise ValueError(
+                    f"{owner}.step: state {key!r} of a parameter of shape {list(p.shape)} "
+                    f"{p.dtype} on {p.device} is {got}; it must match the parameter"
+                )
