@@ -311,3 +311,53 @@ def test_bad_input(make: object, exc: type[Exception], message: str) -> None:
     with pytest.raises(exc) as info:
         make()  # type: ignore[operator]
     assert message in str(info.value)
+
+
+def _two_group_scheduler() -> tuple[torch.optim.Optimizer, ScheduledLR]:
+    p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.2}], lr=0.1)
+    sched = ScheduledLR(opt, WarmupCosine(steps=10, warmup=2))
+    sched.step()
+    return opt, sched
+
+
+@pytest.mark.parametrize(
+    "edit, exc, message",
+    [
+        (lambda d: d["base_values"].update(lr=[0.1]), ValueError, r"'base_values'\['lr'\] must hold one number per param group \(2\), got 1"),
+        (lambda d: d["base_values"].update(lr=[float("nan"), 0.1]), ValueError, r"`base_values\['lr'\]` must be a finite number, got nan"),
+        (lambda d: d["base_values"].update(lr=[True, 0.1]), TypeError, r"`base_values\['lr'\]` must be a finite number, got True"),
+        (lambda d: d["schedules"].update(lr=d["schedules"]["lr"][:1]), ValueError, r"'schedules'\['lr'\] must list one schedule per param group \(2\), got 1"),
+        (lambda d: d.update(step=-1), ValueError, r"`step` must be a non-negative integer, got -1"),
+        (lambda d: d.update(step=1.5), TypeError, r"`step` must be a non-negative integer, got 1\.5"),
+        (lambda d: d.update(step=True), TypeError, r"`step` must be a non-negative integer, got True"),
+        (lambda d: d.update(steps_per_epoch=0), ValueError, r"`steps_per_epoch` must be a positive integer, got 0"),
+        (lambda d: d.update(absolute="lr"), TypeError, r"'absolute' must be a list of keys, got 'lr'"),
+        (lambda d: d.update(absolute=["momentum"]), ValueError, r"'absolute' names keys with no schedule: \['momentum'\]"),
+        (lambda d: d.update(schedules=[]), TypeError, r"'schedules' must be a dict, got list"),
+        (lambda d: d.pop("step"), ValueError, r"missing keys \['step'\]"),
+    ],
+)
+def test_load_state_dict_checks_everything_before_it_changes_anything(edit, exc, message) -> None:
+    opt, sched = _two_group_scheduler()
+    good = sched.state_dict()
+    bad = copy.deepcopy(good)
+    edit(bad)
+    with pytest.raises(exc, match=message):
+        sched.load_state_dict(bad)
+    assert sched.state_dict() == good  # unchanged, and still steps
+    sched.step()
+    assert sched.last_epoch == 2 and [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+
+
+def test_a_bad_plateau_state_leaves_the_scheduler_as_it_was() -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = ScheduledLR(opt, Constant(), plateau=ReduceOnPlateau(patience=0))
+    sched.step(1.0)
+    good = sched.state_dict()
+    bad = copy.deepcopy(good)
+    bad["step"], bad["plateau"]["num_bad"] = 7, -2
+    with pytest.raises(ValueError, match=r"ReduceOnPlateau.load_state_dict: `num_bad` must be a non-negative integer, got -2"):
+        sched.load_state_dict(bad)
+    assert sched.state_dict() == good

@@ -287,43 +287,97 @@ class ScheduledLR(LRScheduler):
         or ``"current"`` (e.g. a longer run: construct with the new schedule
         and resume with ``on_mismatch="current"``).
         """
+        where = "ScheduledLR.load_state_dict"
         choice = normalize(
-            "ScheduledLR.load_state_dict",
+            where,
             "on_mismatch",
             Param(kind="str", choices=MISMATCH),
             on_mismatch if on_mismatch is not None else self.on_mismatch,
         )
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
         missing = [k for k in _STATE_KEYS if k not in state_dict]
         if missing:
-            raise ValueError(f"ScheduledLR.load_state_dict: missing keys {missing}")
-        saved = {k: [Schedule.from_dict(d) for d in v] for k, v in state_dict["schedules"].items()}
+            raise ValueError(f"{where}: missing keys {missing}")
+        # Everything is checked before anything changes: a bad state leaves the
+        # scheduler as it was.
+        saved = self._saved_schedules(state_dict["schedules"])
+        schedules = self.schedules
         if saved != self.schedules:
             if choice == "error":
                 raise ValueError(
-                    "ScheduledLR.load_state_dict: the saved schedules differ from "
-                    "this scheduler's:\n"
+                    f"{where}: the saved schedules differ from this scheduler's:\n"
                     f"  saved:   {_describe(saved)}\n  current: {_describe(self.schedules)}\n"
                     "pass on_mismatch='current' to keep the current ones (e.g. to extend training) "
                     "or 'saved' to resume the saved ones"
                 )
             if choice == "saved":
-                self.schedules = saved
-        if set(state_dict["base_values"]) != set(self.schedules):
+                schedules = saved
+        base_values = self._saved_bases(state_dict["base_values"], schedules)
+        absolute = state_dict["absolute"]
+        if isinstance(absolute, (str, bytes)) or not isinstance(absolute, (list, tuple)):
+            raise TypeError(f"{where}: 'absolute' must be a list of keys, got {absolute!r}")
+        if not set(absolute) <= set(schedules):
             raise ValueError(
-                "ScheduledLR.load_state_dict: the saved state schedules the keys "
-                f"{sorted(state_dict['base_values'])}, this scheduler {sorted(self.schedules)}"
+                f"{where}: 'absolute' names keys with no schedule: "
+                f"{sorted(set(map(str, absolute)) - set(schedules))}"
             )
-        self.base_values = {k: [float(x) for x in v] for k, v in state_dict["base_values"].items()}
-        self.absolute = frozenset(state_dict["absolute"])
-        self.steps_per_epoch = state_dict["steps_per_epoch"]
+        steps_per_epoch = normalize(
+            where,
+            "steps_per_epoch",
+            Param(kind="int", lo=1, nullable=True),
+            state_dict["steps_per_epoch"],
+        )
+        step = normalize(where, "step", Param(kind="int", lo=0), state_dict["step"])
         if (state_dict["plateau"] is None) != (self.plateau is None):
-            raise ValueError(
-                "ScheduledLR.load_state_dict: a plateau controller is attached on one side only"
-            )
+            raise ValueError(f"{where}: a plateau controller is attached on one side only")
         if self.plateau is not None:
-            self.plateau.load_state_dict(state_dict["plateau"])
-        self.last_epoch = int(state_dict["step"])
+            self.plateau.load_state_dict(state_dict["plateau"])  # checks, then sets
+        self.schedules, self.base_values = schedules, base_values
+        self.absolute = frozenset(absolute)
+        self.steps_per_epoch = steps_per_epoch
+        self.last_epoch = step
         self._apply()
+
+    def _saved_schedules(self, saved: Any) -> dict[str, list[Schedule]]:
+        where = "ScheduledLR.load_state_dict"
+        groups = len(self.optimizer.param_groups)
+        if not isinstance(saved, Mapping):
+            raise TypeError(f"{where}: 'schedules' must be a dict, got {type(saved).__name__}")
+        out: dict[str, list[Schedule]] = {}
+        for key, dicts in saved.items():
+            if key not in KEYS:
+                raise ValueError(f"{where}: unknown hyperparameter key {key!r} in 'schedules'")
+            if not isinstance(dicts, list) or len(dicts) != groups:
+                size = len(dicts) if isinstance(dicts, list) else type(dicts).__name__
+                raise ValueError(
+                    f"{where}: 'schedules'[{key!r}] must list one schedule per param group "
+                    f"({groups}), got {size}"
+                )
+            out[key] = [Schedule.from_dict(d) for d in dicts]
+        return out
+
+    def _saved_bases(self, saved: Any, schedules: Mapping[str, Any]) -> dict[str, list[float]]:
+        where = "ScheduledLR.load_state_dict"
+        groups = len(self.optimizer.param_groups)
+        if not isinstance(saved, Mapping):
+            raise TypeError(f"{where}: 'base_values' must be a dict, got {type(saved).__name__}")
+        if set(saved) != set(schedules):
+            raise ValueError(
+                f"{where}: the saved state schedules the keys {sorted(map(str, saved))}, "
+                f"this scheduler {sorted(schedules)}"
+            )
+        out: dict[str, list[float]] = {}
+        for key, values in saved.items():
+            if not isinstance(values, list) or len(values) != groups:
+                size = len(values) if isinstance(values, list) else type(values).__name__
+                raise ValueError(
+                    f"{where}: 'base_values'[{key!r}] must hold one number per param group "
+                    f"({groups}), got {size}"
+                )
+            number = Param(kind="float")
+            out[key] = [normalize(where, f"base_values[{key!r}]", number, v) for v in values]
+        return out
 
 
 def _describe(schedules: dict[str, list[Schedule]]) -> str:

@@ -128,6 +128,11 @@ class ReduceOnPlateau:
         return {"config": self.config(), **{k: getattr(self, k) for k in _STATE_KEYS}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`; every value is checked before any is set."""
+        if not isinstance(state, dict):
+            raise TypeError(
+                f"ReduceOnPlateau.load_state_dict: expected a dict, got {type(state).__name__}"
+            )
         missing = [k for k in ("config", *_STATE_KEYS) if k not in state]
         if missing:
             raise ValueError(f"ReduceOnPlateau.load_state_dict: missing keys {missing}")
@@ -136,9 +141,28 @@ class ReduceOnPlateau:
                 "ReduceOnPlateau.load_state_dict: the saved configuration "
                 f"{state['config']} differs from this controller's {self.config()}"
             )
-        for k in _STATE_KEYS:
-            setattr(self, k, state[k])
+        where = "ReduceOnPlateau.load_state_dict"
+        count = Param(kind="int", lo=0)
+        checked = {
+            "scale": normalize(where, "scale", Param(kind="float", lo=0.0, hi=1.0), state["scale"]),
+            "best": _number(where, "best", state["best"]),
+            "num_bad": normalize(where, "num_bad", count, state["num_bad"]),
+            "cooldown_left": normalize(where, "cooldown_left", count, state["cooldown_left"]),
+            "last_metric": None
+            if state["last_metric"] is None
+            else _number(where, "last_metric", state["last_metric"]),
+            "steps": normalize(where, "steps", count, state["steps"]),
+        }
+        for k, v in checked.items():  # all checked before any is set
+            setattr(self, k, v)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"ReduceOnPlateau({args}; scale={self.scale!r})"
+
+
+def _number(owner: str, name: str, value: Any) -> float:
+    """A real number; ``inf`` and NaN are metrics' values too (the initial best is inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{owner}: `{name}` must be a number, got {value!r}")
+    return float(value)
