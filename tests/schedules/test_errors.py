@@ -229,6 +229,8 @@ def test_from_dict_errors() -> None:
         Schedule.from_dict({"type": "cosine", "stesp": 10})
     with pytest.raises(ValueError, match="unsupported schema `version` 99"):
         Schedule.from_dict({"type": "cosine", "steps": 10, "version": 99})
+    with pytest.raises(ValueError, match="unsupported schema `version` True"):
+        Schedule.from_dict({"type": "cosine", "steps": 10, "version": True})
     with pytest.raises(ValueError, match="missing key 'type'"):
         Schedule.from_dict({"steps": 10})
     with pytest.raises(ValueError, match="Cosine: `steps` must be a positive integer, got -1"):

@@ -159,7 +159,11 @@ class TorchOps:
         key = (self.dtype, self.device)
         if key not in cache:
             cache[key] = self.torch.as_tensor(table, dtype=self.dtype, device=self.device)
-        return self.torch.take(cache[key], index.long())
+        # a NaN step (never checked on the device) reads NaN, not table[-2**63]
+        nan = self.torch.isnan(index)
+        safe = self.torch.where(nan, self.torch.zeros_like(index), index).long()
+        out = self.torch.take(cache[key], safe)
+        return self.torch.where(nan, self.torch.full_like(out, float("nan")), out)
 
 
 class JaxOps:

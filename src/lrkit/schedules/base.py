@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from lrkit.schedules.array_ops import MATH, NUMPY, TorchOps
+from lrkit.schedules.limits import check_tree
 from lrkit.schedules.params import Param, did_you_mean, normalize, param_of
 
 SCHEMA_VERSION = 1
@@ -173,14 +174,18 @@ class Schedule:
                 f"{type(self).__name__}: step must be an int, float, NumPy array or "
                 f"torch tensor, got {type(t).__name__}"
             )
-        if not t.is_floating_point():
-            t = t.to(torch.float64)
-        t = torch.clamp(t, min=0.0)
+        if t.dtype == torch.bool or t.is_complex():
+            raise TypeError(f"{type(self).__name__}: steps must be real numbers, got {t.dtype}")
+        dtype = t.dtype if t.is_floating_point() else torch.float64
+        # float16/bfloat16 steps are evaluated in float32: their 11 or 8 bits of
+        # mantissa cannot hold the intermediate values (powers of beta2, say)
+        work = torch.float32 if torch.finfo(dtype).bits < 32 else dtype
+        t = torch.clamp(t.to(work), min=0.0)
         ops = TorchOps(t)
         out = self._eval(t, ops)
         if not isinstance(out, torch.Tensor):
-            return torch.full_like(t, out)
-        return out.to(t.dtype).expand(t.shape).clone()
+            return torch.full_like(t, out, dtype=dtype)
+        return out.to(dtype).expand(t.shape).clone()
 
     # -- what a schedule declares about itself -----------------------------
     def bounds(self) -> tuple[float, float]:
@@ -223,9 +228,18 @@ class Schedule:
         """Rebuild a schedule written by :meth:`to_dict` (any registered type)."""
         if not isinstance(data, dict):
             raise TypeError(f"from_dict: expected a dict, got {type(data).__name__}")
+        check_tree(data, "from_dict")  # Note [bounded input]
+        return cls._from_checked_dict(data)
+
+    @classmethod
+    def _from_checked_dict(cls, data: dict[str, Any]) -> Schedule:
         data = dict(data)
         version = data.pop("version", SCHEMA_VERSION)
-        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+        if (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not 1 <= version <= SCHEMA_VERSION
+        ):
             raise ValueError(
                 f"from_dict: unsupported schema `version` {version!r} "
                 f"(this lrkit reads 1..{SCHEMA_VERSION})"
@@ -302,7 +316,7 @@ def _to_plain(value: Any) -> Any:
 
 def _from_plain(p: Param, value: Any) -> Any:
     if p.kind == "schedule" and isinstance(value, dict):
-        return Schedule.from_dict(value)
+        return Schedule._from_checked_dict(value)
     if p.kind == "schedules" and isinstance(value, list):
-        return [Schedule.from_dict(v) if isinstance(v, dict) else v for v in value]
+        return [Schedule._from_checked_dict(v) if isinstance(v, dict) else v for v in value]
     return value

@@ -48,7 +48,10 @@ class Cyclic(Schedule):
         ratio = self.up / self.length
         cycle = ops.floor(1.0 + t / self.length)
         x = 1.0 + t / self.length - cycle
-        h = ops.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
+        # (x - 1) / (ratio - 1) as torch writes it, with 1 - ratio taken as down / L:
+        # when down << up, 1 - up / L rounds to 0
+        fall = (self.length - self.up) / self.length
+        h = ops.where(x <= ratio, x / ratio, (1.0 - x) / fall)
         if self.mode == "triangular2":
             h = h / ops.power(2.0, cycle - 1.0)
         elif self.mode == "exp_range":

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 KINDS = ("int", "float", "bool", "str", "schedule", "ints", "floats", "schedules")
+MAX_INT = 2**53  # integer arguments count steps; float64 holds every integer up to here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +122,8 @@ def _normalize_sequence(owner: str, name: str, p: Param, value: Any) -> tuple[An
         if not isinstance(converted, list):
             raise TypeError(f"{owner}: `{name}` must be {p.describe()}, got {value!r}")
         value = converted
-    elem = dataclasses.replace(p, kind=p.kind[:-1])
-    items = tuple(_normalize_scalar(owner, name, elem, v, p.describe()) for v in value)
+    elem, desc = dataclasses.replace(p, kind=p.kind[:-1]), p.describe()
+    items = tuple(_normalize_scalar(owner, name, elem, v, desc) for v in value)
     if len(items) < p.min_len:
         raise ValueError(f"{owner}: `{name}` must be {p.describe()}, got {list(value)!r}")
     if p.increasing and any(b < a for a, b in itertools.pairwise(items)):
@@ -134,7 +135,7 @@ def _normalize_scalar(owner: str, name: str, p: Param, value: Any, desc: str) ->
     from lrkit.schedules.base import Schedule
 
     def bad(exc: type[Exception] = ValueError) -> Exception:
-        return exc(f"{owner}: `{name}` must be {desc}, got {value!r}")
+        return exc(f"{owner}: `{name}` must be {desc}, got {_shown(value)}")
 
     if p.kind == "schedule":
         if not isinstance(value, Schedule):
@@ -159,8 +160,16 @@ def _normalize_scalar(owner: str, name: str, p: Param, value: Any, desc: str) ->
         if not isinstance(value, numbers.Integral):
             raise bad(TypeError)
         value = int(value)
+        if abs(value) > MAX_INT:
+            raise ValueError(
+                f"{owner}: `{name}` must be at most 2**53 in magnitude (steps are counted "
+                f"in float64), got {_shown(value)}"
+            )
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float range
+            raise bad() from None
         if not math.isfinite(value):
             raise bad()
     if p.lo is not None and (value < p.lo or (p.lo_open and value == p.lo)):
@@ -168,6 +177,14 @@ def _normalize_scalar(owner: str, name: str, p: Param, value: Any, desc: str) ->
     if p.hi is not None and (value > p.hi or (p.hi_open and value == p.hi)):
         raise bad()
     return value
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, except that a huge integer is described by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str:

@@ -39,6 +39,8 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+_BLANK = re.compile(r"\s*\Z")
+_SPACE = re.compile(r"\s*")
 _KEYWORDS = {
     "true": True,
     "True": True,
@@ -49,6 +51,8 @@ _KEYWORDS = {
     "null": None,
 }
 _MAX_DEPTH = 50
+MAX_LENGTH = 1_000_000  # characters: a spec is a line, not a data file
+_SHOWN = 72  # characters of the spec an error message quotes
 
 
 class SpecError(ValueError):
@@ -56,8 +60,19 @@ class SpecError(ValueError):
 
     def __init__(self, message: str, text: str, column: int) -> None:
         self.message, self.text, self.column = message, text, column
-        pointer = " " * (column - 1) + "^"
-        super().__init__(f"{message} (column {column})\n  {text}\n  {pointer}")
+        shown, at = _excerpt(text, column - 1)
+        super().__init__(f"{message} (column {column})\n  {shown}\n  {' ' * at}^")
+
+
+def _excerpt(text: str, index: int, width: int = _SHOWN) -> tuple[str, int]:
+    """At most ``width`` characters of ``text`` around ``index``, and where it falls."""
+    if len(text) <= width:
+        return text, index
+    start = max(0, min(index - width // 2, len(text) - width))
+    shown = text[start : start + width]
+    left = "..." if start > 0 else ""
+    right = "..." if start + width < len(text) else ""
+    return left + shown + right, index - start + len(left)
 
 
 # -- writing -----------------------------------------------------------------
@@ -87,10 +102,16 @@ def parse(text: str) -> Schedule:
     """Read a schedule spec such as ``"warmup_cosine(steps=1000, warmup=100)"``.
 
     Raises only :class:`SpecError` (a ``ValueError``), for malformed text,
-    unknown names and invalid arguments alike; its message points at the column.
+    unknown names and invalid arguments alike; its message points at the column
+    and quotes at most a line of the text around it. Parsing takes time linear
+    in the text, which may have at most ``MAX_LENGTH`` characters.
     """
     if not isinstance(text, str):
         raise SpecError(f"a spec must be a string, got {type(text).__name__}", "", 1)
+    if len(text) > MAX_LENGTH:
+        raise SpecError(
+            f"a spec may have at most {MAX_LENGTH:,} characters, got {len(text):,}", text, 1
+        )
     parser = _Parser(text)
     value = parser.value(depth=0)
     if not isinstance(value, Schedule):
@@ -108,13 +129,12 @@ class _Parser:
         self.pos = 0
 
     def _tokenize(self, text: str) -> list[tuple[str, str, int]]:
+        """One left-to-right pass (matching at offsets, never slicing the text)."""
         tokens, at = [], 0
-        while at < len(text):
-            if text[at:].strip() == "":
-                break
+        while not _BLANK.match(text, at):
             match = _TOKEN.match(text, at)
             if match is None or match.lastgroup is None:
-                col = at + len(text[at:]) - len(text[at:].lstrip()) + 1
+                col = _SPACE.match(text, at).end() + 1  # type: ignore[union-attr]
                 raise SpecError(f"unexpected character {text[col - 1]!r}", text, col)
             kind = match.lastgroup
             tokens.append((kind, match.group(kind), match.start(kind) + 1))
