@@ -88,7 +88,7 @@ def test_default_specs_parse() -> None:
     assert all(str(parse(s)) == s for s in DEFAULT_SPECS)
 
 
-# --- issue 6: terminal plots, compat sources, range-test, trajectories, list, steps, env ---
+# --- terminal plots, compat sources, range-test, trajectories, list, steps, env ---
 
 
 def test_plot_without_output_draws_in_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
@@ -273,3 +273,50 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch, capsys) -> Non
     monkeypatch.setattr("importlib.import_module", lambda name: no_sklearn(name))
     assert main(["range-test", "--task", "digits", "--steps", "5"]) == 1
     assert "pip install 'lrkit[tasks]'" in capsys.readouterr().err
+
+
+def test_plot_samples_a_huge_horizon_and_caps_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Note [sampling limits]: a figure of 10**12 steps is sampled, a table is capped."""
+    out = tmp_path / "huge.png"
+    assert main(["plot", "cosine(steps=1000000000000)", "multistep(milestones=[10, 500000000000])", "-o", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["plot", "cosine(steps=1000000000000)", "--format", "csv"]) == 2
+    err = capsys.readouterr().err
+    assert "a table has one row per step, at most 1,000,000 steps; got 1,100,000,000,000" in err
+    assert main(["plot", "torch:StepLR", "--step-size", "10", "--steps", "1e7", "--format", "json"]) == 2
+    assert "is stepped once per update, at most 100,000 times" in capsys.readouterr().err
+    assert main(["plot", "cosine(steps=10)", "--steps", "1e2", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["values"]) == 101
+
+
+def test_plot_sampling_keeps_the_jumps_of_a_step_schedule() -> None:
+    from lrkit.tools.sources import PLOT_POINTS, load
+
+    (curve,) = load("multistep(milestones=[333333, 666667], gamma=0.5)", 1_000_000)
+    assert len(curve.values) <= PLOT_POINTS + 4
+    before = curve.values[curve.steps < 333333].min()
+    after = curve.values[curve.steps >= 333333].max()
+    assert before == 1.0 and after == 0.5  # the jump is at the milestone, not a sample late
+    assert 333333.0 in curve.steps and curve.steps[-1] == 1_000_000
+
+
+def test_plot_a_yaml_alias_bomb_exits_2_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("yaml")
+    lines = ["type: piecewise", "steps: &a0 [1, 1]"] + [f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 30)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    assert main(["plot", str(tmp_path / "bomb.yaml"), "--format", "csv"]) == 2
+    assert "more than 1,000,000 values" in capsys.readouterr().err
+
+
+def test_an_error_without_a_message_names_its_type(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import lrkit.tools.sources as sources
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sources, "load", out_of_memory)
+    assert main(["plot", "cosine(steps=10)", "--format", "csv"]) == 1
+    assert "lrkit: error: MemoryError" in capsys.readouterr().err

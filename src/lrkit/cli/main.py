@@ -60,7 +60,7 @@ def _fail(exc: BaseException, code: int, original: BaseException | None = None) 
     if os.environ.get("LRKIT_DEBUG") == "1":
         traceback.print_exception(original or exc)
         return code
-    print(f"lrkit: error: {exc}", file=sys.stderr)
+    print(f"lrkit: error: {str(exc) or type(exc).__name__}", file=sys.stderr)  # MemoryError: ""
     if original is not None:  # the user's own frames, without lrkit's
         frames = traceback.extract_tb(original.__traceback__)
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # src/lrkit

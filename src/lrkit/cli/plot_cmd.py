@@ -50,11 +50,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--term", action="store_true", help="draw in the terminal (also with -o)")
     p.add_argument(
         "--steps",
-        type=int,
+        type=count,
         default=None,
         help="last step drawn (default: 10%% past the last phase)",
     )
-    p.add_argument("--steps-per-epoch", type=int, default=None, help="label the x axis in epochs")
+    p.add_argument("--steps-per-epoch", type=count, default=None, help="label the x axis in epochs")
     p.add_argument("--log", action="store_true", help="logarithmic lr axis")
     p.add_argument(
         "--format", choices=("csv", "json"), default=None, help="print values instead of drawing"
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(
             f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
         )
-    curves = [c for s in sources for c in load(s, steps)]
+    curves = [c for s in sources for c in load(s, steps, every_step=args.format is not None)]
     if args.format is not None:
         if not args.quiet:
             out.stdout.write(to_csv(curves) if args.format == "csv" else to_json(curves) + "\n")
@@ -95,6 +95,19 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if args.output is None or args.term:
         out.info(terminal_plot(curves, args.log, args.steps_per_epoch, color=out.stdout.isatty()))
     return 0
+
+
+def count(text: str) -> int:
+    """A whole number of steps: ``1000``, ``1_000`` or ``1e6`` (argparse's ``type``)."""
+    try:
+        value = float(text.replace("_", "")) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        value = int(value)
+    return value
 
 
 def parse_options(tokens: Sequence[str]) -> dict[str, Any]:

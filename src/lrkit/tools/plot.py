@@ -85,7 +85,7 @@ def plot_curves(
     scale = float(steps_per_epoch or 1)
     with saved_figure("plot_curves", output, figsize=(10, 5.5), dpi=120) as (_, ax):
         right = ax.twinx() if any(c.momentum is not None for c in curves) else None
-        last = max(len(c.values) - 1 for c in curves) / scale
+        last = max(c.last_step for c in curves) / scale
         for i, curve in enumerate(curves):
             x = curve.steps / scale
             color = f"C{i}"

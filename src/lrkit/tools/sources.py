@@ -25,7 +25,6 @@ import ast
 import dataclasses
 import importlib
 import inspect
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,9 +35,10 @@ import numpy as np
 from lrkit.extras import require
 from lrkit.schedules import Schedule, parse
 from lrkit.schedules.params import did_you_mean
+from lrkit.tools.data_files import SUFFIXES as FILE_SUFFIXES
+from lrkit.tools.data_files import DataFileError, read_data_file
 
 LIBRARIES = ("torch", "transformers", "timm", "keras", "optax")
-FILE_SUFFIXES = (".json", ".yaml", ".yml")
 TIMM_NAMES = {
     "cosine": "CosineLRScheduler",
     "tanh": "TanhLRScheduler",
@@ -57,19 +57,56 @@ class SourceError(ValueError):
     """A source that cannot be read: unknown name, malformed spec, missing file."""
 
 
+# Note [sampling limits]: what a command samples is bounded, so that a schedule of
+# 10**12 steps draws as fast as one of 1000. A figure or terminal plot evaluates a
+# native schedule at most at PLOT_POINTS evenly spaced steps (every step when there
+# are fewer), plus both sides of each phase boundary so that jumps stay sharp. A
+# table (csv/json) has one row per step, at most TABLE_ROWS; a torch-style compat
+# scheduler is stepped once per update, at most STEPPED_STEPS times. Past a limit
+# the command fails at once with one line naming it.
+PLOT_POINTS = 10_001
+TABLE_ROWS = 1_000_001
+STEPPED_STEPS = 100_000
+
+
 @dataclasses.dataclass(frozen=True)
 class Curve:
-    """Sampled values of one schedule or scheduler at steps ``0 .. len(values) - 1``."""
+    """Sampled values of one schedule or scheduler, at ``at`` (steps; every step
+    ``0 .. len(values) - 1`` when None)."""
 
     label: str
     values: np.ndarray
     momentum: np.ndarray | None = None  # where the schedule also sets momentum (or beta1)
     breakpoints: tuple[float, ...] = ()
     absolute: bool = False  # values are lrs, not multiples of the base lr
+    at: np.ndarray | None = None
 
     @property
     def steps(self) -> np.ndarray:
+        if self.at is not None:
+            return self.at
         return np.arange(len(self.values), dtype=np.float64)
+
+    @property
+    def last_step(self) -> float:
+        return float(self.at[-1]) if self.at is not None else float(len(self.values) - 1)
+
+
+def sample_steps(
+    steps: int, breakpoints: Sequence[float] = (), every_step: bool = False
+) -> np.ndarray:
+    """The steps at which a curve over ``0 .. steps`` is evaluated (Note [sampling limits])."""
+    if every_step or steps + 1 <= PLOT_POINTS:
+        if steps + 1 > TABLE_ROWS:
+            raise SourceError(
+                f"a table has one row per step, at most {TABLE_ROWS - 1:,} steps; "
+                f"got {steps:,} (pass --steps N)"
+            )
+        return np.arange(steps + 1, dtype=np.float64)
+    grid = np.linspace(0.0, float(steps), PLOT_POINTS)
+    edges = np.asarray([b for b in breakpoints if 0 < b <= steps][:PLOT_POINTS], dtype=np.float64)
+    before = np.maximum(edges - max(1e-9 * steps, 1e-6), 0.0)
+    return np.unique(np.concatenate([grid, edges, before]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,33 +153,40 @@ def default_steps(sources: Sequence[str | Source], options: Mapping[str, Any] | 
     return steps_past(ends)
 
 
-def load(source: str | Source, steps: int, options: Mapping[str, Any] | None = None) -> list[Curve]:
-    """The curve(s) of one source at steps ``0 .. steps``; ``options`` go to compat sources."""
+def load(
+    source: str | Source,
+    steps: int,
+    options: Mapping[str, Any] | None = None,
+    *,
+    every_step: bool = False,
+) -> list[Curve]:
+    """The curve(s) of one source over steps ``0 .. steps``; ``options`` go to compat
+    sources. Sampled for a figure, or at ``every_step`` for a table (Note [sampling limits])."""
     found = resolve(source, options) if isinstance(source, str) else source
     if found.native:
-        return [schedule_curve(s, steps, label) for label, s in found.schedules]
-    return [_compat_curve(found, steps)]
+        return [schedule_curve(s, steps, label, every_step) for label, s in found.schedules]
+    return [_compat_curve(found, steps, every_step)]
 
 
-def schedule_curve(schedule: Schedule, steps: int, label: str | None = None) -> Curve:
+def schedule_curve(
+    schedule: Schedule, steps: int, label: str | None = None, every_step: bool = False
+) -> Curve:
     """A native schedule's values; one-cycle schedules also give their momentum companion."""
-    t = np.arange(steps + 1, dtype=np.float64)
+    marks = tuple(schedule.breakpoints())
+    t = sample_steps(steps, marks, every_step)
     companion = getattr(schedule, "momentum", None)
     momentum = companion()(t) if callable(companion) else None
-    return Curve(label or str(schedule), schedule(t), momentum, tuple(schedule.breakpoints()))
+    at = None if len(t) == steps + 1 else t
+    return Curve(label or str(schedule), schedule(t), momentum, marks, at=at)
 
 
 def _read(path: Path) -> list[Schedule]:
     if not path.is_file():
         raise SourceError(f"no such schedule file: {path}")
-    text = path.read_text()
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{path}: not valid JSON: {exc}") from exc
-    else:
-        data = require("yaml").safe_load(text)
+    try:
+        data = read_data_file(path)
+    except DataFileError as exc:
+        raise SourceError(str(exc)) from None
     items = data if isinstance(data, list) else [data]
     if not items:
         raise SourceError(f"{path}: holds no schedule")
@@ -213,15 +257,21 @@ def _inline_kwargs(source: str) -> dict[str, Any]:
         raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
 
 
-def _compat_curve(source: Source, steps: int) -> Curve:
+def _compat_curve(source: Source, steps: int, every_step: bool) -> Curve:
     factory, kwargs, label = source.factory, source.kwargs, source.text
     params = inspect.signature(factory).parameters
     if "optimizer" not in params and "opt" not in params:
         made = factory(**kwargs)  # keras / optax: a function of the step
-        grid = np.arange(steps + 1, dtype=np.float64)
-        values = np.asarray(made(grid), dtype=np.float64)
         marks = tuple(made.breakpoints()) if isinstance(made, Schedule) else ()
-        return Curve(label, values, None, marks, absolute=True)
+        grid = sample_steps(steps, marks, every_step)
+        values = np.asarray(made(grid), dtype=np.float64)
+        at = None if len(grid) == steps + 1 else grid
+        return Curve(label, values, None, marks, absolute=True, at=at)
+    if steps > STEPPED_STEPS:
+        raise SourceError(
+            f"{label!r} is stepped once per update, at most {STEPPED_STEPS:,} times; "
+            f"got {steps:,} steps (pass --steps N)"
+        )
     torch = require("torch")
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=1.0, momentum=0.9)
