@@ -111,3 +111,25 @@ def test_bad_task_arguments() -> None:
         make_task("digits", batch_size=0)
     with pytest.raises(TypeError, match="make_task: task 'quadratic' takes"):
         make_task("quadratic", batch_size=3)
+
+
+def test_batches_resume_mid_epoch_from_their_state() -> None:
+    def make() -> Batches:
+        return Batches(torch.arange(10.0), torch.arange(10), 3, seed=4)
+
+    straight = make().forever()
+    want = [next(straight)[1].tolist() for _ in range(9)]
+    first = make()
+    stream = first.forever()
+    got = [next(stream)[1].tolist() for _ in range(6)]  # an epoch and a half
+    state = first.state_dict()
+    assert state == {"epoch": 2, "position": 2}
+    resumed = make()
+    resumed.load_state_dict(state)
+    stream = resumed.forever()
+    got += [next(stream)[1].tolist() for _ in range(3)]
+    assert got == want
+    with pytest.raises(ValueError, match=r"`position` 9 is not inside an epoch of 4 batches"):
+        make().load_state_dict({"epoch": 1, "position": 9})
+    with pytest.raises(TypeError, match=r"`epoch` must be a non-negative integer, got None"):
+        make().load_state_dict({"position": 1})

@@ -60,7 +60,9 @@ class Batches:
             normalize("Batches", "batch_size", Param(kind="int", lo=1), batch_size)
         )
         self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
-        self.epoch = 0
+        self.epoch = 0  # epochs started
+        self.position = 0  # batches handed out in the current epoch
+        self._resume_at = 0
 
     def __len__(self) -> int:
         rounding = math.floor if self.drop_last else math.ceil
@@ -68,15 +70,36 @@ class Batches:
 
     def __iter__(self) -> Iterator[Batch]:
         n = len(self.inputs)
+        start, self._resume_at = self._resume_at, 0
+        epoch = self.epoch - 1 if start else self.epoch  # a resumed epoch was started before
         if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             order = torch.randperm(n, generator=gen)
         else:
             order = torch.arange(n)
-        self.epoch += 1
-        for k in range(len(self)):
+        self.epoch, self.position = epoch + 1, start
+        for k in range(start, len(self)):
             idx = order[k * self.batch_size : (k + 1) * self.batch_size]
+            self.position = k + 1
             yield self.inputs[idx], self.targets[idx]
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the batches are: a checkpoint's stateful extra (Note [bit-exact resume])."""
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from :meth:`state_dict`: the next ``iter()`` resumes mid-epoch."""
+        count = Param(kind="int", lo=0)
+        epoch = normalize("Batches.load_state_dict", "epoch", count, state.get("epoch"))
+        position = normalize("Batches.load_state_dict", "position", count, state.get("position"))
+        if position > len(self) or (position and not epoch):
+            raise ValueError(
+                f"Batches.load_state_dict: `position` {position} is not inside an epoch of "
+                f"{len(self)} batches"
+            )
+        done = position == len(self)
+        self.epoch, self.position = epoch, 0 if done else position
+        self._resume_at = self.position
 
     def forever(self) -> Iterator[Batch]:
         """Batches without end, epoch after epoch."""
