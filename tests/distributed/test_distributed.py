@@ -77,3 +77,11 @@ def test_dcp_checkpoint_resumes_bit_exact(runs, case) -> None:
     for part in straight:
         for a, b in zip(straight[part], resumed[part]):
             assert torch.equal(a, b)
+
+
+def test_each_rank_resumes_its_own_random_generators(runs) -> None:
+    per_rank = runs["resume"]["rng"]
+    assert len(per_rank) == 2
+    for draws in per_rank:
+        assert draws[:3] == draws[3:]  # torch, NumPy and Python, restored on this rank
+    assert per_rank[0][:3] != per_rank[1][:3]  # and each rank has its own

@@ -135,6 +135,26 @@ def run(case: tuple[str, str, float | None, torch.dtype], mode: str, out: Path) 
     return finish(model, opt)
 
 
+def rng_round_trip(out: Path) -> list[list[float]]:
+    """Each rank's draws after a save, and after loading into generators reseeded
+    elsewhere: per rank, the two must be equal (Note [bit-exact resume])."""
+    import random
+
+    import numpy as np
+
+    rank = dist.get_rank()
+    torch.manual_seed(100 + rank), np.random.seed(100 + rank), random.seed(100 + rank)
+    model = wrap(build_model(torch.float32), "fsdp")
+    save_checkpoint(out / "ckpt-rng", model)
+    drawn = [float(torch.rand(())), float(np.random.rand()), random.random()]
+    torch.manual_seed(0), np.random.seed(0), random.seed(0)
+    load_checkpoint(out / "ckpt-rng", model)
+    again = [float(torch.rand(())), float(np.random.rand()), random.random()]
+    gathered: list[list[float]] = [[] for _ in range(dist.get_world_size())]
+    dist.all_gather_object(gathered, drawn + again)
+    return gathered
+
+
 def main(mode: str, out: Path) -> None:
     distributed = mode != "single"
     if distributed:
@@ -146,6 +166,8 @@ def main(mode: str, out: Path) -> None:
             results[key(*case)] = run(case, mode, out)
         except Exception as exc:  # recorded, so the test names every failing case
             results[key(*case)] = f"{type(exc).__name__}: {exc}"
+    if mode == "resume":
+        results["rng"] = rng_round_trip(out)
     if not distributed or dist.get_rank() == 0:
         torch.save(results, out / f"{mode}.pt")
     if distributed:
