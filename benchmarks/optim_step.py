@@ -25,7 +25,7 @@ import torch
 
 from lrkit.optim.base import REGISTRY
 
-# minimal bytes moved per fp32 parameter (see issue 7 / docs/optimizers.md)
+# minimal bytes moved per fp32 parameter (see docs/optimizers.md)
 FLOOR_BYTES = {
     "sgd": 20,
     "adagrad": 20,

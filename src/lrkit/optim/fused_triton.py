@@ -19,7 +19,7 @@ reference implementations keep it.
 
 Status: checked on the CPU with Triton's interpreter (``TRITON_INTERPRET=1``,
 tests/optim/test_fused_triton.py) against the reference path; not yet run or
-timed on a GPU (issue 7).
+timed on a GPU.
 """
 
 from __future__ import annotations
