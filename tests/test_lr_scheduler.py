@@ -324,16 +324,52 @@ def _two_group_scheduler() -> tuple[torch.optim.Optimizer, ScheduledLR]:
 @pytest.mark.parametrize(
     "edit, exc, message",
     [
-        (lambda d: d["base_values"].update(lr=[0.1]), ValueError, r"'base_values'\['lr'\] must hold one number per param group \(2\), got 1"),
-        (lambda d: d["base_values"].update(lr=[float("nan"), 0.1]), ValueError, r"`base_values\['lr'\]` must be a finite number, got nan"),
-        (lambda d: d["base_values"].update(lr=[True, 0.1]), TypeError, r"`base_values\['lr'\]` must be a finite number, got True"),
-        (lambda d: d["schedules"].update(lr=d["schedules"]["lr"][:1]), ValueError, r"'schedules'\['lr'\] must list one schedule per param group \(2\), got 1"),
+        (
+            lambda d: d["base_values"].update(lr=[0.1]),
+            ValueError,
+            r"'base_values'\['lr'\] must hold one number per param group \(2\), got 1",
+        ),
+        (
+            lambda d: d["base_values"].update(lr=[float("nan"), 0.1]),
+            ValueError,
+            r"`base_values\['lr'\]` must be a finite number, got nan",
+        ),
+        (
+            lambda d: d["base_values"].update(lr=[True, 0.1]),
+            TypeError,
+            r"`base_values\['lr'\]` must be a finite number, got True",
+        ),
+        (
+            lambda d: d["schedules"].update(lr=d["schedules"]["lr"][:1]),
+            ValueError,
+            r"'schedules'\['lr'\] must list one schedule per param group \(2\), got 1",
+        ),
         (lambda d: d.update(step=-1), ValueError, r"`step` must be a non-negative integer, got -1"),
-        (lambda d: d.update(step=1.5), TypeError, r"`step` must be a non-negative integer, got 1\.5"),
-        (lambda d: d.update(step=True), TypeError, r"`step` must be a non-negative integer, got True"),
-        (lambda d: d.update(steps_per_epoch=0), ValueError, r"`steps_per_epoch` must be a positive integer, got 0"),
-        (lambda d: d.update(absolute="lr"), TypeError, r"'absolute' must be a list of keys, got 'lr'"),
-        (lambda d: d.update(absolute=["momentum"]), ValueError, r"'absolute' names keys with no schedule: \['momentum'\]"),
+        (
+            lambda d: d.update(step=1.5),
+            TypeError,
+            r"`step` must be a non-negative integer, got 1\.5",
+        ),
+        (
+            lambda d: d.update(step=True),
+            TypeError,
+            r"`step` must be a non-negative integer, got True",
+        ),
+        (
+            lambda d: d.update(steps_per_epoch=0),
+            ValueError,
+            r"`steps_per_epoch` must be a positive integer, got 0",
+        ),
+        (
+            lambda d: d.update(absolute="lr"),
+            TypeError,
+            r"'absolute' must be a list of keys, got 'lr'",
+        ),
+        (
+            lambda d: d.update(absolute=["momentum"]),
+            ValueError,
+            r"'absolute' names keys with no schedule: \['momentum'\]",
+        ),
         (lambda d: d.update(schedules=[]), TypeError, r"'schedules' must be a dict, got list"),
         (lambda d: d.pop("step"), ValueError, r"missing keys \['step'\]"),
     ],
@@ -358,6 +394,9 @@ def test_a_bad_plateau_state_leaves_the_scheduler_as_it_was() -> None:
     good = sched.state_dict()
     bad = copy.deepcopy(good)
     bad["step"], bad["plateau"]["num_bad"] = 7, -2
-    with pytest.raises(ValueError, match=r"ReduceOnPlateau.load_state_dict: `num_bad` must be a non-negative integer, got -2"):
+    with pytest.raises(
+        ValueError,
+        match=r"ReduceOnPlateau.load_state_dict: `num_bad` must be a non-negative integer, got -2",
+    ):
         sched.load_state_dict(bad)
     assert sched.state_dict() == good

@@ -77,7 +77,9 @@ def test_a_fresh_schedule_free_optimizer_saves_and_loads_in_eval_mode(tmp_path: 
     save_checkpoint(tmp_path / "trained", *trained)
     fresh = _setup(AdamWScheduleFree, train_mode=False)
     load_checkpoint(tmp_path / "trained", *fresh)
-    for a, b in zip(trained[1].state_dict()["state"].values(), fresh[1].state_dict()["state"].values()):
+    for a, b in zip(
+        trained[1].state_dict()["state"].values(), fresh[1].state_dict()["state"].values()
+    ):
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -159,7 +161,9 @@ def test_an_object_that_is_not_plain_data_is_refused_before_anything_is_written(
 ) -> None:
     model, opt, _ = _setup(Lamb)
     save_checkpoint(tmp_path / "ckpt", model, opt, epoch=1)
-    with pytest.raises(TypeError, match=r"save_checkpoint: extra\.callback is a builtins\.function"):
+    with pytest.raises(
+        TypeError, match=r"save_checkpoint: extra\.callback is a builtins\.function"
+    ):
         save_checkpoint(tmp_path / "ckpt", model, opt, epoch=2, callback=lambda: None)
     assert load_checkpoint(tmp_path / "ckpt", *_setup(Lamb)[:2]) == {"epoch": 1}
     assert not folders.staging(tmp_path / "ckpt").exists()
@@ -180,7 +184,10 @@ def test_keep_holds_the_latest_checkpoints(tmp_path: Path) -> None:
 def test_a_scheduler_the_checkpoint_lacks_is_one_line(tmp_path: Path) -> None:
     model, opt, sched = _setup(Lamb)
     save_checkpoint(tmp_path / "ckpt", model, opt)
-    with pytest.raises(ValueError, match=r"^load_checkpoint: .*ckpt was saved without a scheduler; pass scheduler=None$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^load_checkpoint: .*ckpt was saved without a scheduler; pass scheduler=None$",
+    ):
         load_checkpoint(tmp_path / "ckpt", model, opt, sched)
 
 
@@ -189,7 +196,9 @@ def test_a_model_with_other_layers_is_an_error_unless_not_strict(tmp_path: Path)
     save_checkpoint(tmp_path / "ckpt", model, torch.optim.SGD(model.parameters(), lr=0.1))
     smaller = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 8))
     opt = torch.optim.SGD(smaller.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match=r"only in the checkpoint: 2\.bias, 2\.weight; pass strict=False"):
+    with pytest.raises(
+        ValueError, match=r"only in the checkpoint: 2\.bias, 2\.weight; pass strict=False"
+    ):
         load_checkpoint(tmp_path / "ckpt", smaller, opt)
     load_checkpoint(tmp_path / "ckpt", smaller, opt, strict=False)
     assert torch.equal(smaller[1].weight, model[1].weight)
@@ -201,17 +210,24 @@ def test_an_optimizer_over_other_parameters_is_an_error_unless_not_strict(tmp_pa
     save_checkpoint(tmp_path / "ckpt", model, opt)
     fresh = _setup(torch.optim.Adam)[0]
     first_layer = torch.optim.Adam(fresh[0].parameters(), lr=1e-2)
-    with pytest.raises(ValueError, match=r"param group 0 of the optimizer differs from the checkpoint's \(only saved: 2\.bias, 2\.weight\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"param group 0 of the optimizer differs from the checkpoint's \(only saved: 2\.bias, 2\.weight\)",
+    ):
         load_checkpoint(tmp_path / "ckpt", fresh, first_layer)
     load_checkpoint(tmp_path / "ckpt", fresh, first_layer, strict=False)
-    assert torch.equal(first_layer.state[fresh[0].weight]["exp_avg"], opt.state[model[0].weight]["exp_avg"])
+    assert torch.equal(
+        first_layer.state[fresh[0].weight]["exp_avg"], opt.state[model[0].weight]["exp_avg"]
+    )
 
 
 def test_a_shape_mismatch_names_the_key_and_both_shapes(tmp_path: Path) -> None:
     model = nn.Linear(4, 8)
     save_checkpoint(tmp_path / "ckpt", model)
     other = nn.Linear(4, 6)
-    with pytest.raises(ValueError, match=r"'weight' has shape \[8, 4\] in .*ckpt, \[6, 4\] in the model"):
+    with pytest.raises(
+        ValueError, match=r"'weight' has shape \[8, 4\] in .*ckpt, \[6, 4\] in the model"
+    ):
         load_checkpoint(tmp_path / "ckpt", other)
 
 

@@ -27,7 +27,7 @@ from lrkit.checkpoint.encoding import PlainDataError, decode, encode, tensor_key
         [1, [2, [3]]],
         (1, (2.0, "x")),
         {"a": {"b": [1, 2]}},
-        {1: "one", 2.5: "half", None: 0, True: "t"},
+        {1: "one", 2.5: "half", None: 0, False: "f"},
         {"__tensor__": "a user's key that looks like a tag"},
     ],
 )
@@ -85,11 +85,25 @@ def test_what_is_not_plain_data_is_named(value, where: str) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["__tensor__", "__tensor_data__", "__ndarray__", "__tuple__", "__dict__", "a", "dtype", "shape", "data"]),
-        inner,
-        max_size=3,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "__tensor__",
+                    "__tensor_data__",
+                    "__ndarray__",
+                    "__tuple__",
+                    "__dict__",
+                    "a",
+                    "dtype",
+                    "shape",
+                    "data",
+                ]
+            ),
+            inner,
+            max_size=3,
+        )
     ),
     max_leaves=20,
 )

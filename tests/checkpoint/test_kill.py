@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.checkpoint import kill_worker
 
 from lrkit.checkpoint import folders, load_checkpoint, save_checkpoint
-from tests.checkpoint import kill_worker
 
 WORKER = Path(kill_worker.__file__)
 FRACTIONS = (0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05)

@@ -67,7 +67,9 @@ def test_a_tensor_stored_as_pickled_bytes_is_refused(tmp_path: Path) -> None:
     metadata = pickle.loads((folder / ".metadata").read_bytes())
     metadata.state_dict_metadata["model.weight"] = BytesStorageMetadata()
     (folder / ".metadata").write_bytes(pickle.dumps(metadata))
-    with pytest.raises(ValueError, match=r"stores 'model\.weight' as something other than a tensor"):
+    with pytest.raises(
+        ValueError, match=r"stores 'model\.weight' as something other than a tensor"
+    ):
         load_checkpoint(folder, model)
 
 

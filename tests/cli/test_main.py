@@ -280,13 +280,27 @@ def test_plot_samples_a_huge_horizon_and_caps_tables(
 ) -> None:
     """Note [sampling limits]: a figure of 10**12 steps is sampled, a table is capped."""
     out = tmp_path / "huge.png"
-    assert main(["plot", "cosine(steps=1000000000000)", "multistep(milestones=[10, 500000000000])", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "cosine(steps=1000000000000)",
+                "multistep(milestones=[10, 500000000000])",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.stat().st_size > 10_000
     capsys.readouterr()
     assert main(["plot", "cosine(steps=1000000000000)", "--format", "csv"]) == 2
     err = capsys.readouterr().err
     assert "a table has one row per step, at most 1,000,000 steps; got 1,100,000,000,000" in err
-    assert main(["plot", "torch:StepLR", "--step-size", "10", "--steps", "1e7", "--format", "json"]) == 2
+    assert (
+        main(["plot", "torch:StepLR", "--step-size", "10", "--steps", "1e7", "--format", "json"])
+        == 2
+    )
     assert "is stepped once per update, at most 100,000 times" in capsys.readouterr().err
     assert main(["plot", "cosine(steps=10)", "--steps", "1e2", "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["values"]) == 101
@@ -303,16 +317,22 @@ def test_plot_sampling_keeps_the_jumps_of_a_step_schedule() -> None:
     assert 333333.0 in curve.steps and curve.steps[-1] == 1_000_000
 
 
-def test_plot_a_yaml_alias_bomb_exits_2_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_a_yaml_alias_bomb_exits_2_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("yaml")
-    lines = ["type: piecewise", "steps: &a0 [1, 1]"] + [f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 30)]
+    lines = ["type: piecewise", "steps: &a0 [1, 1]"] + [
+        f"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 30)
+    ]
     (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
     assert main(["plot", str(tmp_path / "bomb.yaml"), "--format", "csv"]) == 2
     assert "more than 1,000,000 values" in capsys.readouterr().err
 
 
-def test_an_error_without_a_message_names_its_type(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    import lrkit.tools.sources as sources
+def test_an_error_without_a_message_names_its_type(
+    capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from lrkit.tools import sources
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError

@@ -22,7 +22,9 @@ def _trained(name: str, impl: str = "auto", size: int = 12) -> tuple[torch.nn.Pa
 
 
 def _buffer_keys(opt, p) -> list[str]:
-    return [k for k, v in opt.state[p].items() if isinstance(v, torch.Tensor) and v.shape == p.shape]
+    return [
+        k for k, v in opt.state[p].items() if isinstance(v, torch.Tensor) and v.shape == p.shape
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -32,10 +34,16 @@ def test_a_wrong_shaped_buffer_is_refused_before_anything_changes(name: str) -> 
     before = copy.deepcopy(sd)
     key = _buffer_keys(opt, p)[0]
     sd["state"][0][key] = torch.zeros(5)
-    with pytest.raises(ValueError, match=rf"state '{key}' of parameter 0 \(shape \[12, 3\]\) has shape \[5\]"):
+    with pytest.raises(
+        ValueError, match=rf"state '{key}' of parameter 0 \(shape \[12, 3\]\) has shape \[5\]"
+    ):
         opt.load_state_dict(sd)
     after = opt.state_dict()
-    assert all(torch.equal(a, after["state"][0][k]) for k, a in before["state"][0].items() if isinstance(a, torch.Tensor))
+    assert all(
+        torch.equal(a, after["state"][0][k])
+        for k, a in before["state"][0].items()
+        if isinstance(a, torch.Tensor)
+    )
     p.grad = torch.randn_like(p)
     opt.step()  # still usable
 
@@ -71,12 +79,16 @@ def test_missing_keys_and_bad_steps_are_named(name: str) -> None:
         p.grad = torch.randn_like(p)
         opt.step()
     else:
-        with pytest.raises(ValueError, match=rf"the state of parameter 0 \(shape \[12, 3\]\) has no '{key}'"):
+        with pytest.raises(
+            ValueError, match=rf"the state of parameter 0 \(shape \[12, 3\]\) has no '{key}'"
+        ):
             opt.load_state_dict(missing)
     if "step" in sd["state"][0]:
         bad = copy.deepcopy(sd)
         bad["state"][0]["step"] = torch.tensor(float("nan"))
-        with pytest.raises(ValueError, match=r"state 'step' of parameter 0 .* must be one finite number >= 0"):
+        with pytest.raises(
+            ValueError, match=r"state 'step' of parameter 0 .* must be one finite number >= 0"
+        ):
             opt.load_state_dict(bad)
     groups = copy.deepcopy(sd)
     groups["param_groups"][0]["lr"] = -1.0
@@ -117,7 +129,11 @@ def test_a_zero_element_parameter_steps_on_every_path(name: str) -> None:
         alone = build(name, [ref], impl=impl)
         for _ in range(3):
             g = torch.randn(5, 3, dtype=torch.float64)
-            empty.grad, p.grad, ref.grad = torch.zeros(0, 3, dtype=torch.float64), g.clone(), g.clone()
+            empty.grad, p.grad, ref.grad = (
+                torch.zeros(0, 3, dtype=torch.float64),
+                g.clone(),
+                g.clone(),
+            )
             opt.step()
             alone.step()
         assert torch.equal(p, ref), impl

@@ -33,7 +33,9 @@ def test_deep_nesting_is_refused_before_it_is_walked() -> None:
     deep: dict = {"type": "constant"}
     for _ in range(MAX_DEPTH):
         deep = {"type": "scale", "schedule": deep, "factor": 0.5}
-    with pytest.raises(ValueError, match=rf"from_dict: the data nests deeper than {MAX_DEPTH} levels"):
+    with pytest.raises(
+        ValueError, match=rf"from_dict: the data nests deeper than {MAX_DEPTH} levels"
+    ):
         Schedule.from_dict(deep)
     shallow: dict = {"type": "constant"}
     for _ in range(10):
@@ -48,15 +50,23 @@ def test_a_long_spec_parses_and_an_error_quotes_only_a_line_of_it() -> None:
     with pytest.raises(SpecError) as info:
         parse(spec[:-1] + " x)")
     assert len(str(info.value)) < 300 and "..." in str(info.value)
-    with pytest.raises(SpecError, match=r"a spec may have at most 1,000,000 characters, got 1,000,001"):
+    with pytest.raises(
+        SpecError, match=r"a spec may have at most 1,000,000 characters, got 1,000,001"
+    ):
         parse("c" * 1_000_001)
 
 
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("cosine(steps=1" + "0" * 400 + ")", r"`steps` must be at most 2\*\*53 in magnitude .* got an integer of about 401 digits"),
-        ("cosine(steps=10, end=1" + "0" * 400 + ")", r"`end` must be a non-negative finite number, got an integer of about 401 digits"),
+        (
+            "cosine(steps=1" + "0" * 400 + ")",
+            r"`steps` must be at most 2\*\*53 in magnitude .* got an integer of about 401 digits",
+        ),
+        (
+            "cosine(steps=10, end=1" + "0" * 400 + ")",
+            r"`end` must be a non-negative finite number, got an integer of about 401 digits",
+        ),
         ("cosine(steps=10, end=1e400)", r"`end` must be a non-negative finite number, got inf"),
         ("step(every=" + str(2**53 + 1) + ")", r"`every` must be at most 2\*\*53"),
     ],

@@ -21,7 +21,9 @@ def _bomb(levels: int = 30) -> str:
 def test_a_yaml_alias_bomb_fails_at_once(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(_bomb())
-    with pytest.raises(DataFileError, match=r"bomb\.yaml: the data holds more than 1,000,000 values"):
+    with pytest.raises(
+        DataFileError, match=r"bomb\.yaml: the data holds more than 1,000,000 values"
+    ):
         read_data_file(path)
 
 
@@ -38,8 +40,16 @@ def test_yaml_anchors_that_stay_small_are_fine(tmp_path: Path) -> None:
         ("deep.json", "[" * 200 + "]" * 200, r"deep\.json: the data nests deeper than 100 levels"),
         ("deeper.json", "[" * 100_000 + "]" * 100_000, r"deeper\.json: the data nests too deeply"),
         ("bad.json", "{", r"^.*bad\.json: not valid JSON: "),
-        ("bad.yaml", "a: [1, 2\n", r"^.*bad\.yaml: not valid YAML \(line 2, column 1\): expected ',' or ']'"),
-        ("tag.yaml", "!!python/object/apply:os.system ['true']\n", r"tag\.yaml: not valid YAML .*could not determine a constructor"),
+        (
+            "bad.yaml",
+            "a: [1, 2\n",
+            r"^.*bad\.yaml: not valid YAML \(line 2, column 1\): expected ',' or ']'",
+        ),
+        (
+            "tag.yaml",
+            "!!python/object/apply:os.system ['true']\n",
+            r"tag\.yaml: not valid YAML .*could not determine a constructor",
+        ),
         ("notes.txt", "x", r"notes\.txt: expected a \.json, \.yaml, \.yml file"),
     ],
 )
