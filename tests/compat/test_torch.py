@@ -175,6 +175,56 @@ def test_stacked_schedulers_match_torch(seed: int) -> None:
     _same("SequentialLR", {}, _steps(5 * n), make=sequential)
 
 
+def _random_composition(r: np.random.Generator, depth: int = 0) -> tuple[Any, ...]:
+    """A tree of SequentialLR / ChainedScheduler over random chainable schedulers."""
+    pick = r.random()
+    if depth < 2 and pick < 0.35:
+        return ("chain", [_random_composition(r, depth + 1) for _ in range(int(r.integers(2, 4)))])
+    if depth < 2 and pick < 0.7:
+        n = int(r.integers(2, 4))
+        milestones = sorted(int(m) for m in r.choice(np.arange(1, 8), size=n - 1, replace=False))
+        return ("seq", [_random_composition(r, depth + 1) for _ in range(n)], milestones)
+    name, args, _ = _chainable_cases(r)[int(r.integers(0, 7))]
+    return ("leaf", name, args)
+
+
+def _build(m: Any, o: torch.optim.Optimizer, tree: tuple[Any, ...]) -> Any:
+    if tree[0] == "chain":
+        return m.ChainedScheduler([_build(m, o, t) for t in tree[1]])
+    if tree[0] == "seq":
+        return m.SequentialLR(o, [_build(m, o, t) for t in tree[1]], milestones=tree[2])
+    return getattr(m, tree[1])(o, **tree[2])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_nested_sequential_and_chained_schedulers_match_torch(seed: int) -> None:
+    """A ChainedScheduler first in a SequentialLR is stepped once more after SequentialLR
+    undid the construction steps: torch's one-step rule then applies at t = 0 too."""
+    r = np.random.default_rng(1000 + seed)
+    tree = _random_composition(r)
+    while tree[0] == "leaf":
+        tree = _random_composition(r)
+    ops = _steps(int(r.integers(4, 16)))
+    try:
+        _same("composition", {}, ops, make=lambda m, o: _build(m, o, tree))
+    except NotImplementedError:  # torch's too: a ChainedScheduler reached by a milestone
+        with pytest.raises(NotImplementedError):
+            opt = _optimizer()
+            _drive(opt, _build(anchor, opt, tree), ops)
+
+
+def test_a_chain_first_in_a_sequence_matches_torch() -> None:
+    """The reported case: LinearLR + ConstantLR chained, then cosine."""
+
+    def make(m: Any, o: torch.optim.Optimizer) -> Any:
+        chain = m.ChainedScheduler(
+            [m.LinearLR(o, start_factor=0.1, total_iters=3), m.ExponentialLR(o, gamma=0.9)]
+        )
+        return m.SequentialLR(o, [chain, m.CosineAnnealingLR(o, T_max=5)], milestones=[4])
+
+    _same("chain first", {}, _steps(10), make=make)
+
+
 def test_sequential_schedules_equal_the_run() -> None:
     opt = _optimizer()
     parts = [compat.LinearLR(opt, start_factor=0.1, total_iters=10)]
@@ -489,9 +539,9 @@ BAD: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("CosineAnnealingLR", dict(T_max=0), ValueError, r"`T_max`"),
     ("CosineAnnealingLR", dict(T_max=5, eta_min=-1.0), ValueError, r"`eta_min`"),
     ("CosineAnnealingLR", dict(T_max=5, last_epoch=-2), ValueError, r"`last_epoch`"),
-    ("LambdaLR", dict(lr_lambda=[lambda t: 1.0]), ValueError, r"expected 3 lr_lambdas"),
-    ("LambdaLR", dict(lr_lambda=0.5), TypeError, r"lr_lambda 0 must be callable"),
-    ("MultiplicativeLR", dict(lr_lambda="x"), TypeError, r"must be callable"),
+    ("LambdaLR", dict(lr_lambda=[lambda t: 1.0]), ValueError, r"Expected 3 lr_lambdas, but got 1"),
+    ("LambdaLR", dict(lr_lambda=0.5), TypeError, r"lr_lambda should be a function, but got float"),
+    ("MultiplicativeLR", dict(lr_lambda="x"), TypeError, r"should be a function, but got str"),
     ("CyclicLR", dict(base_lr=0.1, max_lr=[0.1]), ValueError, r"`max_lr` has 1 values"),
     ("CyclicLR", dict(base_lr=0.1, max_lr=1, mode="tri"), ValueError, r"`mode`"),
     ("CyclicLR", dict(base_lr=0.1, max_lr=1, mode="exp_range", gamma=1.5), ValueError, "gamma"),
@@ -514,8 +564,46 @@ BAD: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=1.5), TypeError, r"`T_mult`"),
     ("ReduceLROnPlateau", dict(factor=1.0), ValueError, r"ReduceLROnPlateau: `factor`"),
     ("ReduceLROnPlateau", dict(mode="mean"), ValueError, r"`mode`"),
-    ("ReduceLROnPlateau", dict(min_lr=[0.1]), ValueError, r"`min_lr` has 1 values"),
+    ("ReduceLROnPlateau", dict(min_lr=[0.1]), ValueError, r"expected 3 min_lrs, got 1"),
+    ("CyclicLR", dict(base_lr=torch.ones(2), max_lr=1), ValueError, r"one-element tensor"),
 ]
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("ReduceLROnPlateau", dict(min_lr=[0.1])),
+        ("MultiplicativeLR", dict(lr_lambda=3)),
+        ("MultiplicativeLR", dict(lr_lambda=[3, 3, 3])),
+        ("LambdaLR", dict(lr_lambda=[len])),
+    ],
+)
+def test_errors_carry_torchs_wording(name: str, args: dict[str, Any]) -> None:
+    """Users match on torch's messages: lrkit's contain them (after the class name)."""
+    with pytest.raises((TypeError, ValueError)) as theirs:
+        getattr(anchor, name)(_optimizer(), **args)
+    with pytest.raises(type(theirs.value)) as ours:
+        getattr(compat, name)(_optimizer(), **args)
+    assert str(theirs.value) in str(ours.value)
+
+
+@pytest.mark.parametrize("tensor_lr", [False, True])
+def test_tensor_arguments_are_accepted_as_torch_does(tensor_lr: bool) -> None:
+    def cyclic(m: Any, o: torch.optim.Optimizer) -> Any:
+        return m.CyclicLR(o, base_lr=torch.tensor(0.01), max_lr=torch.tensor(0.1), step_size_up=3)
+
+    def one_cycle(m: Any, o: torch.optim.Optimizer) -> Any:
+        return m.OneCycleLR(
+            o, max_lr=torch.tensor(0.1), total_steps=12, max_momentum=torch.tensor(0.95)
+        )
+
+    for make in (cyclic, one_cycle):
+        opts = [_optimizer(tensor_lr=True) if tensor_lr else _optimizer() for _ in range(2)]
+        theirs, ours = make(anchor, opts[0]), make(compat, opts[1])
+        if not tensor_lr and make is cyclic:
+            continue  # torch aliases the group's lr to its base_lr tensor and drifts
+        got, want = _drive(opts[1], ours, _steps(11)), _drive(opts[0], theirs, _steps(11))
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # torch computes in float32 here
 
 
 @pytest.mark.parametrize(("name", "args", "exc", "message"), BAD)
@@ -541,3 +629,45 @@ def test_bad_optimizer_and_momentum_support() -> None:
         s = compat.StepLR(opt, 3)
         opt.step()
         s.step()  # no warning in the documented order
+
+
+@pytest.mark.parametrize("strategy", ["cos", "linear"])
+@pytest.mark.parametrize("anneal_epochs", [0, 1, 7])
+@pytest.mark.parametrize("start_after", [0, 5])
+def test_swalr_matches_torch_after_another_scheduler(
+    strategy: str, anneal_epochs: int, start_after: int
+) -> None:
+    from torch.optim import swa_utils
+
+    def run(module: Any, swa: Any) -> tuple[np.ndarray, Any]:
+        opt = _optimizer()
+        before = module.MultiplicativeLR(opt, lr_lambda=lambda e: 0.9)
+        sched = swa.SWALR(
+            opt, swa_lr=[0.05, 0.01, 0.02], anneal_epochs=anneal_epochs, anneal_strategy=strategy
+        )
+        rows = [_row(opt)]
+        for k in range(start_after + anneal_epochs + 4):
+            opt.step()
+            (sched if k >= start_after else before).step()
+            rows.append(_row(opt))
+        return np.array(rows), sched
+
+    want, theirs = run(anchor, swa_utils)
+    got, ours = run(compat, compat)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    state = theirs.state_dict()
+    state.pop("anneal_func", None)
+    assert set(ours.state_dict()) == set(state)
+    held = [float(g["swa_lr"]) for g in ours.optimizer.param_groups]
+    assert [float(s(anneal_epochs + 3)) for s in ours.schedules] == pytest.approx(held)
+
+
+def test_swalr_bad_input() -> None:
+    with pytest.raises(
+        ValueError, match=r"SWALR: `anneal_strategy` must be one of 'cos', 'linear'"
+    ):
+        compat.SWALR(_optimizer(), swa_lr=0.05, anneal_strategy="cosine")
+    with pytest.raises(ValueError, match=r"SWALR: `anneal_epochs` must be a non-negative integer"):
+        compat.SWALR(_optimizer(), swa_lr=0.05, anneal_epochs=-1)
+    with pytest.raises(ValueError, match=r"SWALR: `swa_lr` has 2 values"):
+        compat.SWALR(_optimizer(), swa_lr=[0.1, 0.2])

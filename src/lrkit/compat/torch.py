@@ -1,4 +1,5 @@
-"""torch's schedulers (``torch.optim.lr_scheduler``), same names, arguments and numbers.
+"""torch's schedulers (``torch.optim.lr_scheduler`` and ``swa_utils.SWALR``), same names,
+arguments and numbers.
 
 Every class subclasses torch's ``LRScheduler``, takes the anchor's
 arguments, keeps its state-dict keys (``last_epoch``, ``base_lrs``,
@@ -31,11 +32,14 @@ zero at ``total_iters``); a OneCycleLR whose phases are empty or out of
 order (``pct_start * total_steps <= 1``, ``pct_start = 1``, or a
 three-phase cycle whose second phase ends after the third);
 ``ReduceLROnPlateau(factor <= 0)``; a CyclicLR ``exp_range`` with
-``gamma > 1``. Callables (``LambdaLR``'s and ``MultiplicativeLR``'s
-``lr_lambda``, ``CyclicLR``'s ``scale_fn``) are accepted as torch accepts
-them; like torch, a state dict keeps only a callable object's ``__dict__``
-(a function or lambda is not saved), except a native Schedule given as
-``lr_lambda``, which is saved whole.
+``gamma > 1``. One-element tensors are taken for lrs and momenta, as torch
+takes them, and read as floats: torch's CyclicLR given a tensor ``base_lr``
+over float lrs makes each group's lr that very tensor and then updates it in
+place, so its base drifts; lrkit's keeps the base. Callables (``LambdaLR``'s
+and ``MultiplicativeLR``'s ``lr_lambda``, ``CyclicLR``'s ``scale_fn``) are
+accepted as torch accepts them; like torch, a state dict keeps only a
+callable object's ``__dict__`` (a function or lambda is not saved), except a
+native Schedule given as ``lr_lambda``, which is saved whole.
 """
 
 from __future__ import annotations
@@ -98,8 +102,23 @@ def _per_group(
             raise ValueError(
                 f"{owner}: `{name}` has {len(value)} values but the optimizer has {n} param groups"
             )
-        return [float(_check(owner, f"{name}[{i}]", v, **spec)) for i, v in enumerate(value)]
-    return [float(_check(owner, name, value, **spec))] * n
+        return [
+            float(_check(owner, f"{name}[{i}]", _number(owner, f"{name}[{i}]", v), **spec))
+            for i, v in enumerate(value)
+        ]
+    return [float(_check(owner, name, _number(owner, name, value), **spec))] * n
+
+
+def _number(owner: str, name: str, value: Any) -> Any:
+    """A one-element tensor as its float (torch accepts them); anything else as it is."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex():
+            raise ValueError(
+                f"{owner}: `{name}` must be a number or a one-element tensor, "
+                f"got a tensor of shape {list(value.shape)}"
+            )
+        return float(value.detach().reshape(()).cpu())
+    return value
 
 
 def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
@@ -193,7 +212,9 @@ class _Chainable(LRScheduler):
                 continue
             if self._is_initial:
                 self._chained[i] = current != before[i]
-            elif current != _as_float(self._last_lr[i]):
+            elif t == 0 or current != _as_float(self._last_lr[i]):
+                # t == 0 outside the initial step: stepped again after SequentialLR undid
+                # its construction step, torch applies its rule to the lr it finds
                 self._chained[i] = True
             out.append(self._advance(current, t, i) if self._chained[i] else closed[i])
         return out
@@ -342,7 +363,7 @@ class ExponentialLR(_Chainable):
         return Exponential(self.gamma)
 
     def _advance(self, current: float, t: int, i: int) -> float:
-        return current * self.gamma if t > 0 else current  # the ratio, without its rounding
+        return current * float(self.gamma)  # the ratio, without its rounding (also at t == 0)
 
 
 class PolynomialLR(_Chainable):
@@ -362,6 +383,13 @@ class PolynomialLR(_Chainable):
 
     def _factor(self) -> Schedule:
         return Polynomial(self.total_iters, power=self.power)
+
+    def _advance(self, current: float, t: int, i: int) -> float:
+        """torch's rule: the ratio of the bases before the power (also at t == 0)."""
+        n = self.total_iters
+        if t > n:
+            return current
+        return current * ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** float(self.power)
 
 
 class CosineAnnealingLR(_Chainable):
@@ -488,11 +516,11 @@ class MultiplicativeLR(_Lambdas):
 def _lambdas(owner: str, optimizer: torch.optim.Optimizer, lr_lambda: Any) -> list[Any]:
     n = len(optimizer.param_groups)
     fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-    if len(fns) != n:
-        raise ValueError(f"{owner}: expected {n} lr_lambdas (one per param group), got {len(fns)}")
-    for i, fn in enumerate(fns):
+    if len(fns) != n:  # torch's wording, which users match on
+        raise ValueError(f"{owner}: Expected {n} lr_lambdas, but got {len(fns)}")
+    for fn in fns:
         if not callable(fn):
-            raise TypeError(f"{owner}: lr_lambda {i} must be callable, got {type(fn).__name__}")
+            raise TypeError(f"{owner}: lr_lambda should be a function, but got {type(fn).__name__}")
     return fns
 
 
@@ -902,6 +930,10 @@ class ReduceLROnPlateau(LRScheduler):
             None if isinstance(min_lr, (list, tuple))
             else _check(owner, "min_lr", min_lr, kind="float", lo=0.0)
         )  # fmt: skip
+        if isinstance(min_lr, (list, tuple)) and len(min_lr) != len(optimizer.param_groups):
+            raise ValueError(  # torch's wording, which users match on
+                f"{owner}: expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}"
+            )
         self.min_lrs = _per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
         self.last_epoch = 0
         self._last_lr = _lrs(optimizer)
@@ -995,8 +1027,89 @@ class ChainedScheduler(_TorchChained):
     the previous one left (Note [chained schedulers])."""
 
 
+class SWALR(LRScheduler):
+    """torch's ``torch.optim.swa_utils.SWALR``: anneal each group's lr to ``swa_lr``
+    over ``anneal_epochs`` steps (``"cos"`` or ``"linear"``), then hold it.
+
+    With ``a(k)`` the anneal weight at step ``k`` (the native
+    :attr:`weight`, 0 at the start and 1 from ``anneal_epochs`` on)::
+
+        lr_k = swa_lr * a(k) + L * (1 - a(k))
+
+    where ``L`` is the lr the group had when the annealing started. As torch
+    does, ``L`` is recovered at each step from the lr found in the group
+    (``L = (lr - a(k-1) swa_lr) / (1 - a(k-1))``), so another scheduler that
+    ran before (the usual SWA recipe) sets where the annealing starts. The
+    clock is the count of ``step()`` calls; ``anneal_epochs=0`` jumps to
+    ``swa_lr`` at construction.
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        swa_lr: float | list[float],
+        anneal_epochs: int = 10,
+        anneal_strategy: str = "cos",
+        last_epoch: int = -1,
+    ) -> None:
+        owner = "SWALR"
+        _optimizer(owner, optimizer)
+        swa_lrs = _per_group(owner, "swa_lr", optimizer, swa_lr, kind="float", lo=0.0)
+        self._anneal_strategy = _check(
+            owner, "anneal_strategy", anneal_strategy, kind="str", choices=("cos", "linear")
+        )
+        self.anneal_epochs = int(_check(owner, "anneal_epochs", anneal_epochs, kind="int", lo=0))
+        for value, group in zip(swa_lrs, optimizer.param_groups, strict=True):
+            group["swa_lr"] = value
+        super().__init__(optimizer, _last_epoch(owner, last_epoch))
+
+    @property
+    def weight(self) -> Schedule:
+        """``a``: the anneal weight as a native schedule of the step count."""
+        shape = "cosine" if self._anneal_strategy == "cos" else "linear"
+        return Piecewise((0.0, float(max(1, self.anneal_epochs))), (0.0, 1.0), shape)
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        """Each group's lr from the current start: ``L`` to ``swa_lr`` along the weight."""
+        shape = "cosine" if self._anneal_strategy == "cos" else "linear"
+        steps = (0.0, float(max(1, self.anneal_epochs)))
+        return [
+            Piecewise(steps, (start, float(group["swa_lr"])), shape)
+            for start, group in zip(self._starts(), self.optimizer.param_groups, strict=True)
+        ]
+
+    def _step(self) -> int:
+        step = self._step_count - 1
+        return max(1, step) if self.anneal_epochs == 0 else step
+
+    def _starts(self) -> list[float]:
+        """``L`` of every group, from the lr in the group (torch's inversion)."""
+        before = float(self.weight(max(0, self._step() - 1)))
+        return [
+            float(g["swa_lr"])
+            if before == 1.0
+            else (_as_float(g["lr"]) - before * float(g["swa_lr"])) / (1.0 - before)
+            for g in self.optimizer.param_groups
+        ]
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        now = float(self.weight(max(0, self._step())))
+        return [
+            float(g["swa_lr"]) * now + start * (1.0 - now)
+            for g, start in zip(self.optimizer.param_groups, self._starts(), strict=True)
+        ]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "anneal_func")}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict written by this class or by torch's."""
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "anneal_func"})
+
+
 __all__ = [
-    "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+    "SWALR", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
     "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR",
     "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]  # fmt: skip
