@@ -389,7 +389,8 @@ class PolynomialLR(_Chainable):
         n = self.total_iters
         if t > n:
             return current
-        return current * ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** float(self.power)
+        ratio: float = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** float(self.power)
+        return current * ratio
 
 
 class CosineAnnealingLR(_Chainable):
