@@ -214,3 +214,44 @@ def test_bad_input_and_limits() -> None:
         compat.PolyLRScheduler(_optimizer(), t_initial=10, cycle_mul=0.5)
     with pytest.raises(ValueError, match=r"TanhLRScheduler: `lb` must be < `ub`"):
         compat.TanhLRScheduler(_optimizer(), t_initial=10, lb=3.0, ub=-7.0)
+
+
+PUBLIC_CASES = [
+    (
+        "CosineLRScheduler",
+        dict(t_initial=10, warmup_t=3, warmup_lr_init=0.01, cycle_mul=1.5, cycle_limit=3),
+    ),
+    ("CosineLRScheduler", dict(t_initial=7, warmup_t=2, warmup_prefix=True, cycle_limit=2)),
+    ("TanhLRScheduler", dict(t_initial=10, warmup_t=3, warmup_lr_init=0.01)),
+    (
+        "TanhLRScheduler",
+        dict(t_initial=10, warmup_t=3, warmup_prefix=True, cycle_mul=2.0, cycle_limit=2),
+    ),
+    ("PolyLRScheduler", dict(t_initial=10, cycle_limit=2, warmup_t=4)),
+    ("StepLRScheduler", dict(decay_t=3, warmup_t=2, warmup_lr_init=0.001)),
+    ("MultiStepLRScheduler", dict(decay_t=[3, 6, 6], warmup_t=2)),
+    ("MultiStepLRScheduler", dict(decay_t=[1, 4])),
+]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # timm deprecates its plateau scheduler
+@pytest.mark.parametrize(
+    "name, kwargs", [*PUBLIC_CASES, ("PlateauLRScheduler", dict(warmup_t=2, warmup_lr_init=0.01))]
+)
+def test_public_attributes_and_helpers_match_timm(name: str, kwargs: dict[str, Any]) -> None:
+    """What timm's factory and training scripts read: warmup_steps, get_cycle_length,
+    get_curr_decay_steps."""
+    anchor = getattr(timm_scheduler, name)(_optimizer(), **kwargs)
+    ours = getattr(compat, name)(_optimizer(), **kwargs)
+    assert ours.warmup_steps == pytest.approx(anchor.warmup_steps, rel=1e-12)
+    if hasattr(anchor, "get_cycle_length"):
+        assert [ours.get_cycle_length(c) for c in range(5)] == [
+            anchor.get_cycle_length(c) for c in range(5)
+        ]
+    if hasattr(anchor, "get_curr_decay_steps"):
+        assert [ours.get_curr_decay_steps(t) for t in range(-1, 9)] == [
+            anchor.get_curr_decay_steps(t) for t in range(-1, 9)
+        ]
+    fresh = getattr(compat, name)(_optimizer(), **kwargs)
+    fresh.load_state_dict(ours.state_dict())
+    assert fresh.warmup_steps == ours.warmup_steps

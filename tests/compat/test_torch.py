@@ -230,7 +230,7 @@ def test_sequential_schedules_equal_the_run() -> None:
     parts = [compat.LinearLR(opt, start_factor=0.1, total_iters=10)]
     parts.append(compat.CosineAnnealingLR(opt, T_max=40, eta_min=0.001))
     sched = compat.SequentialLR(opt, parts, milestones=[10])
-    native = sched.schedules
+    native = sched.schedules["lr"]
     for t in range(60):
         got = [g["lr"] for g in opt.param_groups]
         assert got == pytest.approx([s(t) for s in native], rel=1e-12), t
@@ -305,7 +305,7 @@ def test_one_cycle(seed: int) -> None:
     # the native piecewise schedule is the run up to total_steps - 1
     opt = _optimizer()
     sched = compat.OneCycleLR(opt, **args)
-    native = sched.schedules
+    native = sched.schedules["lr"]
     for t in range(total):
         got = [g["lr"] for g in opt.param_groups]
         assert got == pytest.approx([s(t) for s in native], rel=1e-12, abs=1e-15)
@@ -323,7 +323,7 @@ def test_cosine_warm_restarts_with_steps_and_fractional_epochs(t0: int, mult: in
     _same("CosineAnnealingWarmRestarts", args, mixed)
     opt = _optimizer()
     sched = compat.CosineAnnealingWarmRestarts(opt, **args)
-    native = sched.schedules
+    native = sched.schedules["lr"]
     for e in np.arange(0.0, 60.0, 0.5):
         sched.step(float(e))
         got = [g["lr"] for g in opt.param_groups]
@@ -466,11 +466,11 @@ def test_native_schedules_describe_the_closed_form() -> None:
         opt2 = _optimizer()
         fresh = type(sched)(opt2, **_init_args(sched))
         for t in range(40):
-            expected = [float(s(t)) for s in fresh.schedules]
+            expected = [float(s(t)) for s in fresh.schedules["lr"]]
             assert [g["lr"] for g in opt2.param_groups] == pytest.approx(expected, rel=1e-12)
             opt2.step()
             fresh.step()
-        s0: Schedule = fresh.schedules[0]
+        s0: Schedule = fresh.schedules["lr"][0]
         assert parse(str(s0)) == s0
 
 
@@ -659,7 +659,7 @@ def test_swalr_matches_torch_after_another_scheduler(
     state.pop("anneal_func", None)
     assert set(ours.state_dict()) == set(state)
     held = [float(g["swa_lr"]) for g in ours.optimizer.param_groups]
-    assert [float(s(anneal_epochs + 3)) for s in ours.schedules] == pytest.approx(held)
+    assert [float(s(anneal_epochs + 3)) for s in ours.schedules["lr"]] == pytest.approx(held)
 
 
 def test_swalr_bad_input() -> None:

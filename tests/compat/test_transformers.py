@@ -251,3 +251,34 @@ def test_errors_match_the_anchor() -> None:
         ValueError, match="`num_warmup_steps` must be a non-negative integer, got -1"
     ):
         compat.get_linear_schedule_with_warmup(_optimizer(), -1, 10)
+
+
+def test_adafactor_schedule_reports_the_optimizers_own_lr() -> None:
+    from transformers.optimization import Adafactor
+    from transformers.optimization import get_adafactor_schedule as theirs
+
+    from lrkit.compat.transformers import AdafactorSchedule, get_adafactor_schedule
+
+    def run(factory: Any) -> list[list[float]]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+        opt = Adafactor(model.parameters(), lr=None, relative_step=True, warmup_init=True)
+        sched = factory(opt, initial_lr=1e-3)
+        rows = [list(sched.get_last_lr())]
+        for _ in range(5):
+            model(torch.randn(8, 4)).pow(2).sum().backward()
+            opt.step()
+            sched.step()
+            rows.append(list(sched.get_last_lr()))
+            opt.zero_grad(set_to_none=False)
+        return rows
+
+    assert run(get_adafactor_schedule) == run(theirs)
+    assert isinstance(
+        get_adafactor_schedule(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)),
+        AdafactorSchedule,
+    )
+    with pytest.raises(ValueError, match=r"AdafactorSchedule: `initial_lr` must be a non-negative"):
+        get_adafactor_schedule(
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), initial_lr=-1.0
+        )

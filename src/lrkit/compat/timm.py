@@ -31,10 +31,13 @@ see its docstring.
 
 from __future__ import annotations
 
+import bisect
+import math
 from typing import Any
 
 import torch
 
+from lrkit.compat.torch import NativeSchedules
 from lrkit.schedules import (
     Constant,
     CosineRestarts,
@@ -52,14 +55,15 @@ from lrkit.schedules import (
 from lrkit.schedules.params import Param, normalize
 
 
-class _Scheduler:
-    """timm's ``Scheduler`` contract over one native schedule per param group."""
+class _Scheduler(NativeSchedules):
+    """timm's ``Scheduler`` contract over one native schedule per param group
+    (``lr_schedules``; ``schedules`` is ``{"lr": lr_schedules}``)."""
 
     warmup_target_is_base = True  # every timm scheduler but Tanh
     warmup_t: int
     warmup_lr_init: float
     warmup_prefix: bool
-    schedules: list[Schedule]
+    lr_schedules: list[Schedule]
 
     def __init__(
         self,
@@ -98,14 +102,24 @@ class _Scheduler:
         for i, v in enumerate(self.base_values):
             if not float(v) > 0:
                 raise ValueError(f"{type(self).__name__}: param group {i} has base lr {v}, not > 0")
-        self.schedules = [
-            self._with_warmup(self._decay(float(v)), float(v)) for v in self.base_values
-        ]
+        self._finish_from_state()
         if self.warmup_t:
             self.update_groups(self.warmup_lr_init)
 
     def _decay(self, base: float) -> Schedule:
         raise NotImplementedError
+
+    def _warmup_targets(self) -> list[float]:
+        """Where each group's warmup ends (the base lr, or Tanh's decay at ``warmup_t``)."""
+        if self.warmup_target_is_base or self.warmup_prefix:
+            return [float(v) for v in self.base_values]
+        return [float(self._decay(float(v))(self.warmup_t)) for v in self.base_values]
+
+    def _warmup_steps(self) -> list[float]:
+        """timm's public ``warmup_steps``: the lr added per warmup step (1 without warmup)."""
+        if not self.warmup_t:
+            return [1 for _ in self.base_values]
+        return [(v - self.warmup_lr_init) / self.warmup_t for v in self._warmup_targets()]
 
     def _warmup(self, owner: str, warmup_t: Any, warmup_lr_init: Any, prefix: bool) -> None:
         self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
@@ -127,6 +141,16 @@ class _Scheduler:
             owner, "cycle_decay", cycle_decay, kind="float", lo=0.0, hi=1.0, lo_open=True
         )
         self.cycle_limit = _check(owner, "cycle_limit", cycle_limit, kind="int", lo=0)
+
+    def get_cycle_length(self, cycles: int = 0) -> int:
+        """Steps in ``cycles`` cycles (``cycle_limit`` when 0), warmup included with
+        ``warmup_prefix``: what timm's ``create_scheduler`` reads as the run's length."""
+        cycles = max(1, cycles or self.cycle_limit)
+        if self.cycle_mul == 1.0:
+            t = self.t_initial * cycles
+        else:
+            t = math.floor(-self.t_initial * (self.cycle_mul**cycles - 1) / (1 - self.cycle_mul))
+        return t + self.warmup_t if self.warmup_prefix else t
 
     def _restarts(self, curve: Schedule | None, base: float, k: float = 1.0) -> Schedule:
         """timm's cycles of ``curve`` (the cosine when None) from ``base`` to ``lr_min``."""
@@ -151,7 +175,7 @@ class _Scheduler:
 
     # -- timm's API ---------------------------------------------------------
     def _get_lr(self, t: int) -> list[float]:
-        return [s(t) for s in self.schedules]
+        return [s(t) for s in self.lr_schedules]
 
     def _get_values(self, t: int, on_epoch: bool = True) -> list[float] | None:
         proceed = (on_epoch and self.t_in_epochs) or (not on_epoch and not self.t_in_epochs)
@@ -203,7 +227,7 @@ class _Scheduler:
 
     def state_dict(self) -> dict[str, Any]:
         """timm's keys: the configuration, without the optimizer and the built schedules."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedules")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_schedules")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "warmup_steps"})
@@ -211,7 +235,8 @@ class _Scheduler:
 
     def _finish_from_state(self) -> None:
         bases = [float(v) for v in self.base_values]
-        self.schedules = [self._with_warmup(self._decay(v), v) for v in bases]
+        self.lr_schedules = [self._with_warmup(self._decay(v), v) for v in bases]
+        self.warmup_steps = self._warmup_steps()
 
 
 def _check(owner: str, name: str, value: Any, **spec: Any) -> Any:
@@ -339,6 +364,11 @@ class MultiStepLRScheduler(_Scheduler):
         milestones = tuple(max(m - 1, 0) for m in self.decay_t)
         return Scale(MultiStep(milestones, self.decay_rate), base)
 
+    def get_curr_decay_steps(self, t: int) -> int:
+        """How many milestones have passed at ``t`` (timm's: milestone ``m`` counts from
+        ``t == m - 1``; ``t`` after any warmup prefix)."""
+        return bisect.bisect_right(self.decay_t, t + 1)
+
 
 _PLATEAU_NAMES = {
     "factor": "decay_rate", "patience": "patience_t", "cooldown": "cooldown_t", "min_lr": "lr_min"
@@ -384,12 +414,13 @@ class PlateauLRScheduler(_Scheduler):
             raise type(err)(message) from None
         self.warmup_t = _check(owner, "warmup_t", warmup_t, kind="int", lo=0)
         self.warmup_lr_init = _check(owner, "warmup_lr_init", warmup_lr_init, kind="float", lo=0.0)
-        self.schedules = [
+        self.lr_schedules = [
             Linear(self.warmup_t, start=self.warmup_lr_init, end=float(v))
             if self.warmup_t
             else Constant(self.warmup_lr_init)
             for v in self.base_values
         ]
+        self.warmup_steps = self._warmup_steps()
         if self.warmup_t:
             self.update_groups(self.warmup_lr_init)
         self.restore_lr: list[float] | None = None
@@ -400,7 +431,7 @@ class PlateauLRScheduler(_Scheduler):
                 f"PlateauLRScheduler.step: `epoch` must be an integer >= 0, got {epoch!r}"
             )
         if epoch <= self.warmup_t:
-            self.update_groups([float(s(epoch)) for s in self.schedules])
+            self.update_groups([float(s(epoch)) for s in self.lr_schedules])
             return
         if self.restore_lr is not None:
             for group, lr in zip(self.optimizer.param_groups, self.restore_lr):

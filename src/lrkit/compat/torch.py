@@ -138,7 +138,17 @@ def _momentum_kind(owner: str, optimizer: torch.optim.Optimizer) -> bool:
     return "betas" in optimizer.defaults
 
 
-class _Chainable(LRScheduler):
+class NativeSchedules:
+    """``schedules``: each hyperparameter a compat scheduler drives, as a list of one
+    native schedule per param group -- ``{"lr": [...]}``, the shape of
+    :attr:`lrkit.ScheduledLR.schedules` (and of every compat module's)."""
+
+    @property
+    def schedules(self) -> dict[str, list[Schedule]]:
+        return {"lr": self.lr_schedules}  # type: ignore[attr-defined]
+
+
+class _Chainable(NativeSchedules, LRScheduler):
     """A chainable torch scheduler over one native factor schedule (Note [chained schedulers]).
 
     Subclasses set their configuration, then call ``super().__init__``;
@@ -171,7 +181,7 @@ class _Chainable(LRScheduler):
         return Scale(self.unit, base)
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each param group's lr as a native schedule of ``last_epoch``."""
         bases = tuple(_as_float(b) for b in self.base_lrs)
         if self._cache is None or self._cache[0] != bases:
@@ -437,7 +447,7 @@ class CosineAnnealingLR(_Chainable):
         return ratio * (current - eta) + eta
 
 
-class _Lambdas(LRScheduler):
+class _Lambdas(NativeSchedules, LRScheduler):
     """torch's schedulers of user callables: one ``lr_lambda`` or one per group.
 
     State dicts as torch's: of a callable object only its ``__dict__`` is
@@ -477,7 +487,7 @@ class LambdaLR(_Lambdas):
     """
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr as a native schedule (only when every ``lr_lambda`` is one)."""
         out: list[Schedule] = []
         for i, (fn, base) in enumerate(zip(self.lr_lambdas, self.base_lrs)):
@@ -545,7 +555,7 @@ def _load_callable(fn: Any, saved: dict[str, Any] | None) -> Any:
     return fn
 
 
-class CyclicLR(LRScheduler):
+class CyclicLR(NativeSchedules, LRScheduler):
     """torch's ``CyclicLR``: ``lr = base_lr + (max_lr - base_lr) * wave(t)``.
 
     ``wave`` is the native :class:`~lrkit.schedules.Cyclic` from 0 to 1 (its
@@ -628,7 +638,7 @@ class CyclicLR(LRScheduler):
             self.wave = Cyclic(up, down, low=0.0, high=1.0)
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr as a native schedule (not with a custom ``scale_fn``)."""
         if self._scale_fn_custom is not None:
             raise TypeError("CyclicLR: a custom `scale_fn` has no native schedule to show")
@@ -670,7 +680,7 @@ class CyclicLR(LRScheduler):
         self._build()
 
 
-class OneCycleLR(LRScheduler):
+class OneCycleLR(NativeSchedules, LRScheduler):
     """torch's ``OneCycleLR``: ``initial_lr = max_lr / div_factor`` up to ``max_lr`` at
     step ``pct_start * total_steps - 1``, then down to ``initial_lr / final_div_factor``
     at ``total_steps - 1`` (three-phase: back to ``initial_lr`` at
@@ -779,7 +789,7 @@ class OneCycleLR(LRScheduler):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr as a native piecewise schedule up to ``total_steps - 1``."""
         phases = self._schedule_phases
         knots = (0.0, *(float(p["end_step"]) for p in phases))
@@ -804,7 +814,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class CosineAnnealingWarmRestarts(LRScheduler):
+class CosineAnnealingWarmRestarts(NativeSchedules, LRScheduler):
     """torch's SGDR: a cosine from ``base`` to ``eta_min`` over ``T_i`` epochs,
     restarting with ``T_i *= T_mult``; ``step(epoch)`` takes fractional epochs.
 
@@ -832,7 +842,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr as a native schedule of the epoch."""
         wave = CosineRestarts(self.T_0, float(self.T_mult))
         return [
@@ -1004,20 +1014,20 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = list(s["_last_lr"])
 
 
-class SequentialLR(_TorchSequential):
+class SequentialLR(NativeSchedules, _TorchSequential):
     """torch's ``SequentialLR`` over compat (or torch) schedulers: scheduler ``i``
     runs from ``milestones[i-1]``, restarted at its step 0 there."""
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr as a native :class:`~lrkit.schedules.Join` of the parts'
         schedules: the run as long as no lr is changed from outside (each part
         starts in closed form at its milestone)."""
         parts = []
         for s in self._schedulers:
-            if not hasattr(s, "schedules"):
+            if not hasattr(s, "lr_schedules"):
                 raise TypeError(f"SequentialLR: {type(s).__name__} has no native schedule")
-            parts.append(s.schedules)
+            parts.append(s.lr_schedules)
         return [
             Join(tuple(p[i] for p in parts), tuple(self._milestones)) for i in range(len(parts[0]))
         ]
@@ -1028,7 +1038,7 @@ class ChainedScheduler(_TorchChained):
     the previous one left (Note [chained schedulers])."""
 
 
-class SWALR(LRScheduler):
+class SWALR(NativeSchedules, LRScheduler):
     """torch's ``torch.optim.swa_utils.SWALR``: anneal each group's lr to ``swa_lr``
     over ``anneal_epochs`` steps (``"cos"`` or ``"linear"``), then hold it.
 
@@ -1071,7 +1081,7 @@ class SWALR(LRScheduler):
         return Piecewise((0.0, float(max(1, self.anneal_epochs))), (0.0, 1.0), shape)
 
     @property
-    def schedules(self) -> list[Schedule]:
+    def lr_schedules(self) -> list[Schedule]:
         """Each group's lr from the current start: ``L`` to ``swa_lr`` along the weight."""
         shape = "cosine" if self._anneal_strategy == "cos" else "linear"
         steps = (0.0, float(max(1, self.anneal_epochs)))

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from lrkit.compat.torch import ReduceLROnPlateau, _delegated, _optimizer, _per_group
+from lrkit.compat.torch import LambdaLR, ReduceLROnPlateau, _delegated, _optimizer, _per_group
 from lrkit.lr_scheduler import ScheduledLR
 from lrkit.schedules import (
     Constant,
@@ -490,6 +490,42 @@ _FUNCTIONS: dict[str, Any] = {
     "warmup_stable_decay": get_wsd_schedule,
     "greedy": get_greedy_schedule,
 }
+
+
+class AdafactorSchedule(LambdaLR):
+    """Hugging Face's ``AdafactorSchedule``: a proxy that reports the lr Hugging Face's
+    ``Adafactor`` computes itself (its relative step), for loops that log the lr.
+
+    It has no schedule of its own: ``get_lr`` asks the optimizer's ``_get_lr``
+    for each group whose first parameter has a gradient, and returns
+    ``initial_lr`` before any step, exactly as Hugging Face's does.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, initial_lr: float = 0.0) -> None:
+        owner = "AdafactorSchedule"
+        _optimizer(owner, optimizer)
+        initial = normalize(owner, "initial_lr", Param(kind="float", lo=0.0), initial_lr)
+        for group in optimizer.param_groups:
+            group["initial_lr"] = initial
+        super().__init__(optimizer, lambda _: initial)
+        for group in optimizer.param_groups:
+            del group["initial_lr"]
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        opt: Any = self.optimizer
+        lrs = [
+            opt._get_lr(group, opt.state[group["params"][0]])
+            for group in opt.param_groups
+            if group["params"][0].grad is not None
+        ]
+        return lrs if lrs else [float(b) for b in self.base_lrs]  # before the first step
+
+
+def get_adafactor_schedule(
+    optimizer: torch.optim.Optimizer, initial_lr: float = 0.0
+) -> AdafactorSchedule:
+    """Hugging Face's ``get_adafactor_schedule``: the proxy for its ``Adafactor``."""
+    return AdafactorSchedule(optimizer, initial_lr)
 
 
 def get_scheduler(
