@@ -9,10 +9,6 @@ from torch import Tensor
 from torch.optim.adagrad import adagrad as torch_adagrad
 
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
     Buffers,
     Optimizer,
     TensorList,
@@ -22,6 +18,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param
 
 
@@ -68,6 +65,7 @@ class Adagrad(Optimizer):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -77,7 +75,7 @@ class Adagrad(Optimizer):
             eps=eps,
             maximize=maximize,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         init = group["initial_accumulator_value"]

@@ -10,11 +10,6 @@ from torch import Tensor
 from torch.optim.adam import adam as torch_adam
 
 from lrkit.optim.base import (
-    BETA,
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
     Buffers,
     Optimizer,
     TensorList,
@@ -25,6 +20,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param
 
 
@@ -71,6 +67,7 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -81,7 +78,7 @@ class Adam(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return (
@@ -180,6 +177,7 @@ class AdamW(Adam):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         super().__init__(
             params,
@@ -192,4 +190,5 @@ class AdamW(Adam):
             decoupled_weight_decay=True,
             impl=impl,
             max_grad_norm=max_grad_norm,
+            **torch_keywords,
         )

@@ -11,12 +11,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    BETA,
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
-    UNIT,
     Buffers,
     Optimizer,
     TensorList,
@@ -27,6 +21,7 @@ from lrkit.optim.base import (
     register,
 )
 from lrkit.optim.fused import row_segments, rows
+from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE, UNIT
 from lrkit.schedules.params import Param
 
 # Note [projection]: for a parameter with more than one dimension, AdamP and
@@ -209,6 +204,7 @@ class AdamP(Optimizer):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -220,7 +216,7 @@ class AdamP(Optimizer):
             nesterov=nesterov,
             maximize=maximize,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")

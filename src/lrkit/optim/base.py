@@ -40,52 +40,27 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
 
+from lrkit.optim.hyper import (
+    MAX_GRAD_NORM,
+    check_betas,
+    check_impl,
+    check_lr,
+    check_value,
+    impl_from_torch_keywords,
+    step_values,
+)
 from lrkit.optim.state_dicts import check_buffers, check_state_dict
 from lrkit.schedules.params import Param, did_you_mean, normalize
-
-IMPLS = ("auto", "reference", "foreach", "fused")
 
 TensorList = list[Tensor] | tuple[Tensor, ...]  # what torch._foreach_* take and return
 PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass such as DTensor: what fused kernels take
 Buffers = dict[str, TensorList]
-
-# common constraints
-LR = Param("float", lo=0.0)
-NONNEG = Param("float", lo=0.0)
-POSITIVE = Param("float", lo=0.0, lo_open=True)
-UNIT = Param("float", lo=0.0, hi=1.0)
-BETA = Param("float", lo=0.0, hi=1.0, hi_open=True)
-FLAG = Param("bool")
-
-
-def check_lr(owner: str, value: Any) -> float | Tensor:
-    """A non-negative finite float, or a 0-dim floating tensor holding one."""
-    if isinstance(value, Tensor):
-        if value.dim() != 0 or not value.is_floating_point():
-            raise TypeError(
-                f"{owner}: `lr` must be a float or a 0-dim floating tensor, got {value!r}"
-            )
-        v = float(value.detach().cpu())
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{owner}: `lr` must be a non-negative finite number, got {v!r}")
-        return value
-    return normalize(owner, "lr", LR, value)  # type: ignore[no-any-return]
-
-
-def check_betas(owner: str, value: Any, spec: Param = BETA) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise TypeError(f"{owner}: `betas` must be a pair of numbers, got {value!r}")
-    return (
-        normalize(owner, "betas[0]", spec, value[0]),
-        normalize(owner, "betas[1]", spec, value[1]),
-    )
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -105,24 +80,18 @@ class Optimizer(torch.optim.Optimizer):
         *,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
+        """``defaults`` are the algorithm's hyperparameters; ``impl`` and
+        ``max_grad_norm`` join them (every param group has them, as the state dict
+        does); ``torch_keywords`` are Note [torch keywords]'s."""
         owner = type(self).__name__
-        if not isinstance(impl, str):
-            raise TypeError(
-                f"{owner}: `impl` must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}"
-            )
-        if impl not in IMPLS:
-            raise ValueError(
-                f"{owner}: `impl` must be one of {', '.join(map(repr, IMPLS))}, got {impl!r}"
-                + did_you_mean(impl, IMPLS)
-            )
-        self.impl = impl
-        # Note [amp]: GradScaler hands a fused step its scale and inf flag
-        self._step_supports_amp_scaling = impl == "fused" and self.fused_kernels
+        defaults = {
+            **defaults,
+            "impl": impl_from_torch_keywords(owner, impl, torch_keywords),
+            "max_grad_norm": normalize(owner, "max_grad_norm", MAX_GRAD_NORM, max_grad_norm),
+        }
         self._fresh: set[int] = set()  # ids of params whose state this step created
-        self.max_grad_norm: float | None = normalize(
-            owner, "max_grad_norm", dataclasses.replace(POSITIVE, nullable=True), max_grad_norm
-        )
         self._check_group(defaults)
         if isinstance(params, Tensor):
             raise TypeError(
@@ -132,6 +101,21 @@ class Optimizer(torch.optim.Optimizer):
         if not params:
             raise ValueError(f"{owner}: `params` is empty; pass at least one tensor to optimize")
         super().__init__(params, defaults)
+
+    @property
+    def impl(self) -> str:
+        """The ``impl`` the optimizer was built with (each param group has its own)."""
+        return self.defaults["impl"]  # type: ignore[no-any-return]
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        """The global-norm clip, one for all param groups (Note [gradients])."""
+        return self.param_groups[0]["max_grad_norm"] if self.param_groups else None
+
+    @property
+    def _step_supports_amp_scaling(self) -> bool:
+        """Note [amp]: GradScaler hands a fused step its scale and inf flag."""
+        return self.fused_kernels and any(g["impl"] == "fused" for g in self.param_groups)
 
     # -- construction ---------------------------------------------------------
 
@@ -145,8 +129,22 @@ class Optimizer(torch.optim.Optimizer):
             elif key == "betas":
                 group[key] = check_betas(owner, group[key], spec)
             else:
-                group[key] = normalize(owner, key, spec, group[key])
+                group[key] = check_value(owner, key, spec, group[key])
+        if "impl" in group:
+            group["impl"] = check_impl(owner, group["impl"])
+        if "max_grad_norm" in group:
+            norm = normalize(owner, "max_grad_norm", MAX_GRAD_NORM, group["max_grad_norm"])
+            group["max_grad_norm"] = norm
         self._check_combination(group)
+
+    def _check_one_clip(self, groups: Sequence[dict[str, Any]]) -> None:
+        """``max_grad_norm`` clips the norm of all gradients together: one value."""
+        norms = {g.get("max_grad_norm") for g in groups}
+        if len(norms) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: `max_grad_norm` clips the norm of all gradients "
+                f"together, so every param group has the same; got {sorted(map(str, norms))}"
+            )
 
     def _check_combination(self, group: dict[str, Any]) -> None:
         """Cross-argument checks of one group (e.g. nesterov needs momentum)."""
@@ -163,10 +161,13 @@ class Optimizer(torch.optim.Optimizer):
                 raise TypeError(f"{owner}: `params` must hold tensors, got {type(p).__name__}")
             if p.is_complex() and not self.supports_complex:
                 raise ValueError(f"{owner}: complex parameters are not supported, got {p.dtype}")
-        if len({id(p) for p in tensors}) != len(tensors):
-            raise ValueError(f"{owner}: `params` lists the same tensor more than once")
-        if self.impl == "fused":
+        # the same tensor twice in one group: torch warns (in add_param_group), and
+        # so does lrkit; in two groups both raise
+        if param_group.get("impl", self.impl) == "fused":
             self._check_fused(tensors)
+        candidate = {**self.defaults, **param_group}  # checked before it is added
+        self._check_group(candidate)
+        self._check_one_clip([*self.param_groups, candidate])
         super().add_param_group({**param_group, "params": params})
         self._check_group(self.param_groups[-1])
 
@@ -228,6 +229,7 @@ class Optimizer(torch.optim.Optimizer):
             lazy_buffers=self.lazy_buffers,
             steps_in_state=self.steps_in_state,
         )
+        self._check_one_clip(merged)
         super().load_state_dict(state_dict)
         for group, checked in zip(self.param_groups, merged, strict=True):
             for key, value in checked.items():  # normalised; tensors stay torch's copies
@@ -282,10 +284,12 @@ class Optimizer(torch.optim.Optimizer):
         """Initialise state, count the step, then run the chosen implementation."""
         if not params:
             return
+        impl = group["impl"]
+        group = cast(dict[str, Any], step_values(group))  # Note [tensor hyperparameters]
         states = [self.state[p] for p in params]
         self._fresh = self._ensure_state(group, params, states)
         if (
-            self.impl in ("auto", "fused")
+            impl in ("auto", "fused")
             and coef is None
             and self._torch_kernel(group)
             and torch_fused_ok(params)
@@ -311,7 +315,7 @@ class Optimizer(torch.optim.Optimizer):
         ps = [_real(p, view) for p in params]
         self._fresh |= {id(v) for v, p in zip(ps, params, strict=True) if id(p) in self._fresh}
         bufs = {k: [_real(s[k], view) for s in states] for k in keys}
-        if self.impl == "reference":
+        if impl == "reference":
             gs = [
                 prepare_grad(_real(p.grad, view), group.get("maximize", False), coef)
                 for p in params
@@ -322,7 +326,7 @@ class Optimizer(torch.optim.Optimizer):
                 )
             return
         gs = [_real(p.grad, view) for p in params]
-        if self.impl == "fused" and self.fused_kernels:
+        if impl == "fused" and self.fused_kernels:
             check_buffers(type(self).__name__, params, states, keys)
             rest = self._fused_step(group, ps, gs, bufs, steps, coef)
             if not rest:

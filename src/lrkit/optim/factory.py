@@ -9,7 +9,8 @@ from typing import Any
 
 from torch import Tensor
 
-from lrkit.optim.base import LR, NONNEG, POSITIVE, Optimizer, lookup
+from lrkit.optim.base import Optimizer, lookup
+from lrkit.optim.hyper import LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param, normalize
 
 
@@ -108,7 +109,7 @@ def create_optimizer(
                 "got parameters"
             )
         groups = _given_groups(model_or_params, lr)
-    return info.cls(groups, lr=lr, weight_decay=weight_decay, **kwargs)  # type: ignore[call-arg]
+    return info.cls(groups, lr=lr, weight_decay=weight_decay, **kwargs)
 
 
 def _model_groups(

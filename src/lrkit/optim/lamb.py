@@ -9,11 +9,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    BETA,
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
     Buffers,
     Optimizer,
     TensorList,
@@ -24,6 +19,7 @@ from lrkit.optim.base import (
     register,
 )
 from lrkit.optim.fused import row_segments
+from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param
 
 
@@ -92,6 +88,7 @@ class Lamb(Optimizer):
         *,
         maximize: bool = False,
         impl: str = "auto",
+        **torch_keywords: Any,
     ) -> None:
         max_lr = (
             float(lr) if isinstance(lr, (int, float, Tensor)) and not isinstance(lr, bool) else lr
@@ -116,7 +113,7 @@ class Lamb(Optimizer):
             max_lr_snapshot=max_lr,
             maximize=maximize,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _clip_rule(self, norm: Tensor, max_norm: float) -> Tensor:
         """timm's rule: divide by ``max(1, norm / max_grad_norm)`` (no 1e-6 term)."""

@@ -8,10 +8,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
-    UNIT,
     Buffers,
     Optimizer,
     TensorList,
@@ -19,6 +15,7 @@ from lrkit.optim.base import (
     foreach_add_scaled_,
     register,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG, UNIT
 from lrkit.schedules.params import Param
 
 
@@ -69,6 +66,7 @@ class Lion(Optimizer):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -77,7 +75,7 @@ class Lion(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
         lr0 = float(self.defaults["lr"])
         if decoupled_weight_decay and lr0 <= 0:
             raise ValueError(

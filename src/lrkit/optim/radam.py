@@ -9,11 +9,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    BETA,
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
     Buffers,
     Optimizer,
     TensorList,
@@ -24,6 +19,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param
 
 VARIANTS = ("torch", "official")
@@ -78,14 +74,17 @@ class RAdam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-        decoupled_weight_decay: bool = False,
+        decoupled_weight_decay: bool | None = None,
         *,
         maximize: bool = False,
         variant: str = "torch",
         degenerated_to_sgd: bool = True,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
+        if decoupled_weight_decay is None:  # each variant's own: the official one decouples
+            decoupled_weight_decay = variant == "official"
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -96,13 +95,13 @@ class RAdam(Optimizer):
             variant=variant,
             degenerated_to_sgd=degenerated_to_sgd,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
-        if group.get("variant") == "official" and group.get("decoupled_weight_decay"):
+        if group.get("variant") == "official" and group.get("decoupled_weight_decay") is False:
             raise ValueError(
-                f"{name}: `decoupled_weight_decay` is an option of variant='torch'; "
+                f"{name}: `decoupled_weight_decay=False` is an option of variant='torch'; "
                 "the official variant's weight decay is always decoupled"
             )
         if group.get("variant") == "torch" and group.get("degenerated_to_sgd") is False:

@@ -8,11 +8,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
-    UNIT,
     Buffers,
     Optimizer,
     TensorList,
@@ -22,6 +17,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE, UNIT
 from lrkit.schedules.params import Param
 
 
@@ -75,6 +71,7 @@ class RMSprop(Optimizer):
         eps_inside_sqrt: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -86,7 +83,7 @@ class RMSprop(Optimizer):
             maximize=maximize,
             eps_inside_sqrt=eps_inside_sqrt,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         keys: tuple[str, ...] = ("square_avg",)

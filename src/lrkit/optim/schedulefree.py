@@ -8,10 +8,6 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
     Buffers,
     Optimizer,
     TensorList,
@@ -21,6 +17,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE
 from lrkit.schedules.params import Param
 
 # Note [schedule-free bookkeeping]: the per-group counters (``k``, ``weight_sum``,
@@ -171,6 +168,7 @@ class AdamWScheduleFree(_ScheduleFree):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -183,7 +181,7 @@ class AdamWScheduleFree(_ScheduleFree):
             maximize=maximize,
             **_BOOKKEEPING,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _beta(self, group: dict[str, Any]) -> float:
         return group["betas"][0]  # type: ignore[no-any-return]
@@ -252,6 +250,7 @@ class SGDScheduleFree(_ScheduleFree):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -263,7 +262,7 @@ class SGDScheduleFree(_ScheduleFree):
             maximize=maximize,
             **_BOOKKEEPING,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _beta(self, group: dict[str, Any]) -> float:
         return group["momentum"]  # type: ignore[no-any-return]

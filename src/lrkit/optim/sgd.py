@@ -9,9 +9,6 @@ from torch import Tensor
 from torch.optim.sgd import sgd as torch_sgd
 
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
     Buffers,
     Optimizer,
     TensorList,
@@ -22,6 +19,7 @@ from lrkit.optim.base import (
     register,
     weight_decay_,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG
 from lrkit.schedules.params import Param
 
 FORMS = ("torch", "classical", "dampened")
@@ -86,6 +84,7 @@ class SGD(Optimizer):
         momentum_form: str = "torch",
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -96,7 +95,7 @@ class SGD(Optimizer):
             maximize=maximize,
             momentum_form=momentum_form,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
         name = type(self).__name__

@@ -14,11 +14,6 @@ from lrkit.optim.adamp import (
     projection,
 )
 from lrkit.optim.base import (
-    FLAG,
-    LR,
-    NONNEG,
-    POSITIVE,
-    UNIT,
     Buffers,
     Optimizer,
     TensorList,
@@ -27,6 +22,7 @@ from lrkit.optim.base import (
     foreach_add_scaled_,
     register,
 )
+from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE, UNIT
 from lrkit.schedules.params import Param
 
 
@@ -79,6 +75,7 @@ class SGDP(Optimizer):
         maximize: bool = False,
         impl: str = "auto",
         max_grad_norm: float | None = None,
+        **torch_keywords: Any,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -91,7 +88,7 @@ class SGDP(Optimizer):
             wd_ratio=wd_ratio,
             maximize=maximize,
         )
-        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum",)
