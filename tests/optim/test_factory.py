@@ -86,7 +86,7 @@ def test_bad_input() -> None:
         ValueError, match="create_optimizer: `layer_decay` must be a number in \\(0, 1\\]"
     ):
         lo.create_optimizer(Net(), "adam", layer_decay=1.5)
-    with pytest.raises(ValueError, match="`layer_decay` needs a model"):
+    with pytest.raises(ValueError, match="`layer_decay` and `layer_of` need a model"):
         lo.create_optimizer([torch.zeros(1, requires_grad=True)], "adam", layer_decay=0.5)
     with pytest.raises(
         ValueError, match="create_optimizer: `lr` must be a non-negative finite number"
@@ -124,3 +124,75 @@ def test_parse_spec() -> None:
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             parse_spec(bad)
+
+
+def _scales(opt: lo.Optimizer, model: nn.Module, lr: float) -> dict[str, tuple[float, float]]:
+    """name -> (lr scale, weight decay) of each parameter's group."""
+    of = {id(p): (g["lr"] / lr, g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
+    return {n: of[id(p)] for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_layer_decay_on_a_timm_vit_equals_timms_groups() -> None:
+    timm = pytest.importorskip("timm")
+    from timm.optim import param_groups_layer_decay
+
+    model = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, depth=3, num_classes=5
+    )
+    opt = lo.create_optimizer(model, "adamw", lr=1.0, weight_decay=0.05, layer_decay=0.5)
+    ours = _scales(opt, model, 1.0)
+    theirs = param_groups_layer_decay(
+        model, weight_decay=0.05, layer_decay=0.5, no_weight_decay_list=model.no_weight_decay()
+    )
+    names = {id(p): n for n, p in model.named_parameters()}
+    want = {names[id(p)]: (g["lr_scale"], g["weight_decay"]) for g in theirs for p in g["params"]}
+    assert ours == pytest.approx(want)
+    assert ours["cls_token"] == ours["pos_embed"] == ours["patch_embed.proj.bias"][:1] + (0.0,)
+    assert ours["cls_token"][1] == 0.0  # timm's no_weight_decay(): not decayed
+
+
+def test_layer_decay_on_a_hugging_face_bert_follows_its_layers() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    model = transformers.BertForSequenceClassification(config)
+    opt = lo.create_optimizer(model, "adamw", lr=1.0, weight_decay=0.01, layer_decay=0.5)
+    scales = _scales(opt, model, 1.0)
+    assert scales["bert.embeddings.word_embeddings.weight"] == (0.5**4, 0.01)
+    assert scales["bert.encoder.layer.0.attention.self.query.weight"] == (0.5**3, 0.01)
+    assert scales["bert.encoder.layer.2.output.dense.weight"] == (0.5, 0.01)
+    assert scales["bert.encoder.layer.2.output.LayerNorm.weight"] == (0.5, 0.0)
+    assert scales["bert.pooler.dense.weight"] == scales["classifier.weight"] == (1.0, 0.01)
+    assert len({s for s, _ in scales.values()}) == 5  # embeddings, 3 layers, the top
+
+
+def test_a_user_layer_mapping_and_name_patterns() -> None:
+    model = Net()
+    by_regex = lo.create_optimizer(
+        model, "sgd", lr=1.0, layer_decay=0.5, layer_of=[r"^embed\.", r"^blocks\."]
+    )
+    scales = _scales(by_regex, model, 1.0)
+    assert scales["embed.weight"][0] == 0.25 and scales["blocks.2.weight"][0] == 0.5
+    assert scales["head.weight"][0] == 1.0  # unmatched: the top layer
+    by_fn = lo.create_optimizer(
+        model, "sgd", lr=1.0, layer_decay=0.5, layer_of=lambda n: 0 if n.startswith("embed") else 1
+    )
+    assert _scales(by_fn, model, 1.0)["embed.bias"][0] == 0.5
+    one = lo.create_optimizer(
+        model, "sgd", weight_decay=0.1, decay_1d=True, no_weight_decay="blocks.0.bias"
+    )
+    decays = {n: wd for n, (_, wd) in _scales(one, model, 1e-3).items()}
+    assert decays["blocks.0.bias"] == 0.0 and decays["embed.bias"] == 0.1  # a name, not its letters
+    pattern = lo.create_optimizer(
+        model, "sgd", weight_decay=0.1, decay_1d=True, no_weight_decay=["*.bias"]
+    )
+    assert all(
+        wd == (0.0 if n.endswith("bias") else 0.1)
+        for n, (_, wd) in _scales(pattern, model, 1e-3).items()
+    )
+    with pytest.raises(TypeError, match=r"`layer_of\('embed.weight'\)` must return a layer index"):
+        lo.create_optimizer(model, "sgd", layer_decay=0.5, layer_of=lambda n: "x")
+    with pytest.raises(TypeError, match=r"`no_weight_decay` must be a name or a list of names"):
+        lo.create_optimizer(model, "sgd", no_weight_decay=3)

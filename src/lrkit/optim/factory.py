@@ -1,10 +1,28 @@
-"""``create_optimizer``: decay / no-decay groups, layer-wise lr decay, per-group scales."""
+"""``create_optimizer``: decay / no-decay groups, layer-wise lr decay, per-group scales.
+
+Note [layer decay]
+~~~~~~~~~~~~~~~~~~
+Layer-wise lr decay needs each parameter's depth. lrkit takes it, in this
+order, from ``layer_of`` (a function of the parameter name returning its
+layer index, or a list of regular expressions from the input side to the
+output side: a parameter's layer is the first that matches, unmatched ones are
+last); from a timm model's ``group_matcher`` (timm's own grouping, so the
+groups equal ``timm.optim.param_groups_layer_decay``'s: the stem --
+``cls_token``, ``pos_embed``, ``patch_embed`` -- is layer 0, block ``i`` is
+``i + 1``, the final norm and the head come last); else from the first
+numbered component of the name (``bert.encoder.layer.3.`` is layer 4, as Hugging
+Face models number their blocks): parameters registered before the first
+numbered block (the embeddings) are layer 0, those after the last (the
+pooler, the classifier) the top layer. A model without numbered blocks has a
+layer per top-level module.
+"""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from torch import Tensor
@@ -47,13 +65,64 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def layer_key(name: str) -> str:
-    """The layer a parameter belongs to: its first name component, with the
-    index when that component is a container (``blocks.3.attn.qkv.weight`` ->
-    ``blocks.3``, ``head.weight`` -> ``head``)."""
+    """The first name component, with the index when that component is a container
+    (``blocks.3.attn.qkv.weight`` -> ``blocks.3``, ``head.weight`` -> ``head``)."""
     parts = name.split(".")
     if len(parts) > 2 and re.fullmatch(r"\d+", parts[1]):
         return ".".join(parts[:2])
     return parts[0]
+
+
+LayerOf = Callable[[str], int] | Sequence[str]
+
+
+def layer_ids(model: Any, layer_of: LayerOf | None = None) -> dict[str, int]:
+    """Note [layer decay]: each trainable parameter's layer index, 0 nearest the input."""
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    if layer_of is not None:
+        return _user_layers(names, layer_of)
+    matcher = getattr(model, "group_matcher", None)
+    if callable(matcher):  # a timm model: timm's own grouping
+        from timm.models import group_parameters
+
+        found: dict[str, int] = group_parameters(model, matcher(coarse=False), reverse=True)
+        return {n: found[n] for n in names if n in found}
+    return _indexed_layers(names)
+
+
+def _indexed_layers(names: list[str]) -> dict[str, int]:
+    """The index of the first numbered component plus one (``...layer.3.`` -> 4); names
+    registered before every numbered one (embeddings) 0, after them (norm, head) last."""
+    index = {n: int(m.group(1)) + 1 for n in names if (m := re.search(r"\.(\d+)\.", "." + n))}
+    if not index:  # no numbered blocks: each top-level module is a layer, in order
+        order = list(dict.fromkeys(layer_key(n) for n in names))
+        return {n: order.index(layer_key(n)) for n in names}
+    first = min(i for i, n in enumerate(names) if n in index)
+    last = max(index.values()) + 1
+    return {n: index.get(n, 0 if i < first else last) for i, n in enumerate(names)}
+
+
+def _user_layers(names: list[str], layer_of: LayerOf) -> dict[str, int]:
+    if callable(layer_of):
+        out = {}
+        for n in names:
+            layer = layer_of(n)
+            if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+                raise TypeError(
+                    f"create_optimizer: `layer_of({n!r})` must return a layer index >= 0, "
+                    f"got {layer!r}"
+                )
+            out[n] = layer
+        return out
+    if isinstance(layer_of, str) or not all(isinstance(p, str) for p in layer_of):
+        raise TypeError(
+            "create_optimizer: `layer_of` must be a function of the parameter name or a list "
+            f"of regular expressions, got {layer_of!r}"
+        )
+    patterns = [re.compile(p) for p in layer_of]
+    return {
+        n: next((i for i, p in enumerate(patterns) if p.search(n)), len(patterns)) for n in names
+    }
 
 
 def create_optimizer(
@@ -63,19 +132,22 @@ def create_optimizer(
     weight_decay: float = 0.0,
     layer_decay: float | None = None,
     *,
-    no_weight_decay: Iterable[str] = (),
+    no_weight_decay: str | Iterable[str] = (),
     decay_1d: bool = False,
+    layer_of: LayerOf | None = None,
     **kwargs: Any,
 ) -> Optimizer:
     """Build the optimizer ``name`` (see :func:`list_optimizers`) with the usual groups.
 
     Given a model (anything with ``named_parameters``), parameters that do not
-    require grad are left out, and those with one dimension or fewer (biases,
-    norm scales) or whose name is in ``no_weight_decay`` get ``weight_decay=0``
-    unless ``decay_1d``. ``layer_decay`` in (0, 1] scales each layer's lr by
-    ``layer_decay ** (L - 1 - i)``, ``i`` the layer's index among the ``L``
-    layers in registration order (:func:`layer_key`), so the last layer (the
-    head) keeps ``lr`` and the first (the embedding) gets the smallest lr. The
+    require grad are left out, and these get ``weight_decay=0``: those with one
+    dimension or fewer (biases, norm scales) unless ``decay_1d``, those the
+    model's ``no_weight_decay()`` names (timm's models: position embeddings,
+    class tokens), and those matching ``no_weight_decay`` (names or
+    ``fnmatch`` patterns such as ``"*.bias"``; one string is one name).
+    ``layer_decay`` in (0, 1] scales each layer's lr by
+    ``layer_decay ** (L - 1 - i)`` (Note [layer decay]), so the last layer (the
+    head) keeps ``lr`` and the first (the embeddings) gets the smallest. The
     scale is written into each group's ``lr`` (and kept as ``layer_scale``),
     so it takes effect with or without a scheduler.
 
@@ -97,19 +169,36 @@ def create_optimizer(
             Param("float", lo=0.0, lo_open=True, hi=1.0),
             layer_decay,
         )
+    exempt = _exempt_names(no_weight_decay)
     named = getattr(model_or_params, "named_parameters", None)
     if callable(named):
+        own = getattr(model_or_params, "no_weight_decay", None)
+        if callable(own):
+            exempt |= set(own())
+        layers = layer_ids(model_or_params, layer_of) if layer_decay is not None else None
         groups = _model_groups(
-            list(named()), lr, weight_decay, layer_decay, set(no_weight_decay), decay_1d
+            list(named()), lr, weight_decay, layer_decay, layers, exempt, decay_1d
         )
     else:
-        if layer_decay is not None:
+        if layer_decay is not None or layer_of is not None:
             raise ValueError(
-                "create_optimizer: `layer_decay` needs a model (with named_parameters), "
-                "got parameters"
+                "create_optimizer: `layer_decay` and `layer_of` need a model (with "
+                "named_parameters), got parameters"
             )
         groups = _given_groups(model_or_params, lr)
     return info.cls(groups, lr=lr, weight_decay=weight_decay, **kwargs)
+
+
+def _exempt_names(no_weight_decay: Any) -> set[str]:
+    if isinstance(no_weight_decay, str):
+        return {no_weight_decay}
+    names = list(no_weight_decay) if isinstance(no_weight_decay, Iterable) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise TypeError(
+            "create_optimizer: `no_weight_decay` must be a name or a list of names "
+            f"(fnmatch patterns allowed), got {no_weight_decay!r}"
+        )
+    return set(names)
 
 
 def _model_groups(
@@ -117,24 +206,21 @@ def _model_groups(
     lr: float,
     weight_decay: float,
     layer_decay: float | None,
-    no_weight_decay: set[str],
+    layers: dict[str, int] | None,
+    exempt: set[str],
     decay_1d: bool,
 ) -> list[dict[str, Any]]:
     named = [(n, p) for n, p in named if p.requires_grad]
     if not named:
         raise ValueError("create_optimizer: the model has no parameters that require grad")
-    layers = list(dict.fromkeys(layer_key(n) for n, _ in named))
-    groups: dict[tuple[str, bool], dict[str, Any]] = {}
+    top = max(layers.values()) if layers else 0
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for n, p in named:
-        decay = n not in no_weight_decay and (decay_1d or p.ndim > 1)
-        layer = layer_key(n) if layer_decay is not None else ""
+        decay = (decay_1d or p.ndim > 1) and not any(fnmatch.fnmatchcase(n, e) for e in exempt)
+        layer = layers.get(n, top) if layers is not None else 0
         group = groups.get((layer, decay))
         if group is None:
-            scale = (
-                1.0
-                if layer_decay is None
-                else layer_decay ** (len(layers) - 1 - layers.index(layer))
-            )
+            scale = 1.0 if layer_decay is None else layer_decay ** (top - layer)
             group = {"params": [], "weight_decay": weight_decay if decay else 0.0, "lr": lr * scale}
             if layer_decay is not None:
                 group["layer_scale"] = scale
@@ -161,4 +247,4 @@ def _given_groups(params: Any, lr: float) -> list[Any]:
     return items
 
 
-__all__ = ["create_optimizer", "layer_key"]
+__all__ = ["create_optimizer", "layer_ids", "layer_key"]
