@@ -147,7 +147,7 @@ def test_layer_decay_on_a_timm_vit_equals_timms_groups() -> None:
     names = {id(p): n for n, p in model.named_parameters()}
     want = {names[id(p)]: (g["lr_scale"], g["weight_decay"]) for g in theirs for p in g["params"]}
     assert ours == pytest.approx(want)
-    assert ours["cls_token"] == ours["pos_embed"] == ours["patch_embed.proj.bias"][:1] + (0.0,)
+    assert ours["cls_token"] == ours["pos_embed"] == (*ours["patch_embed.proj.bias"][:1], 0.0)
     assert ours["cls_token"][1] == 0.0  # timm's no_weight_decay(): not decayed
 
 
