@@ -14,7 +14,7 @@ True
 """
 
 from lrkit.schedules.base import SCHEMA_VERSION, Schedule, get, list_schedules, register
-from lrkit.schedules.compose import Clip, Join, Product, Repeat, Scale, Shift, Sum
+from lrkit.schedules.compose import Clip, Join, Maximum, Minimum, Product, Repeat, Scale, Shift, Sum
 from lrkit.schedules.cosine import Cosine, CosineRestarts, Restarts, Tanh
 from lrkit.schedules.cyclic import Cyclic
 from lrkit.schedules.decay import (
@@ -55,6 +55,8 @@ __all__ = [
     "InverseTime",
     "Join",
     "Linear",
+    "Maximum",
+    "Minimum",
     "MultiStep",
     "Multiplicative",
     "Noam",

@@ -283,6 +283,53 @@ class Schedule:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self).name, self.params()))
 
+    # -- arithmetic: every result is a composition, data like any schedule -------
+    __array_ufunc__ = None  # numpy scalars defer to the operators below
+
+    def __mul__(self, other: Any) -> Schedule:
+        """``s * k`` (a number >= 0) is a Scale; ``s1 * s2`` a Product."""
+        from lrkit.schedules.compose import Product, Scale
+
+        if isinstance(other, Schedule):
+            return Product((*_parts(Product, self), *_parts(Product, other)))
+        if _is_number(other):
+            return Scale(self, float(other))
+        return NotImplemented
+
+    def __rmul__(self, other: Any) -> Schedule:
+        return self.__mul__(other)
+
+    def __truediv__(self, other: Any) -> Schedule:
+        """``s / k`` for a number ``k > 0``: a Scale by ``1 / k``."""
+        from lrkit.schedules.compose import Scale
+
+        if not _is_number(other):
+            return NotImplemented
+        if not float(other) > 0:
+            raise ValueError(
+                f"{type(self).__name__}: a schedule is divided by a number > 0, got {other!r}"
+            )
+        return Scale(self, 1.0 / float(other))
+
+    def __add__(self, other: Any) -> Schedule:
+        """``s1 + s2`` is a Sum; ``s + k`` adds a Constant (``s + 0`` is ``s``: ``sum()`` works)."""
+        from lrkit.schedules.compose import Sum
+        from lrkit.schedules.decay import Constant
+
+        if isinstance(other, Schedule):
+            return Sum((*_parts(Sum, self), *_parts(Sum, other)))
+        if _is_number(other):
+            return self if other == 0 else Sum((*_parts(Sum, self), Constant(float(other))))
+        return NotImplemented
+
+    def __radd__(self, other: Any) -> Schedule:
+        from lrkit.schedules.compose import Sum
+        from lrkit.schedules.decay import Constant
+
+        if _is_number(other):
+            return self if other == 0 else Sum((Constant(float(other)), *_parts(Sum, self)))
+        return NotImplemented
+
 
 class Phase(Schedule):
     """A family that runs for ``steps`` steps and then holds its end value
@@ -298,6 +345,17 @@ class Phase(Schedule):
 
     def continuous(self) -> bool:
         return True
+
+
+def _is_number(x: Any) -> bool:
+    import numbers
+
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _parts(kind: type, s: Schedule) -> tuple[Schedule, ...]:
+    """The terms of ``s`` when it is already a ``kind`` (a Sum or Product), else ``(s,)``."""
+    return tuple(s.schedules) if type(s) is kind else (s,)  # type: ignore[attr-defined]
 
 
 def _rebuild(name: str, kwargs: dict[str, Any]) -> Schedule:

@@ -164,13 +164,13 @@ class _Combination(Schedule):
     schedules: tuple[Schedule, ...]
 
     @staticmethod
-    def _combine(a: Any, b: Any) -> Any:
+    def _combine(a: Any, b: Any, ops: Any) -> Any:
         raise NotImplementedError
 
     def _eval(self, t: Any, ops: Any) -> Any:
         value = self.schedules[0]._eval(t, ops)
         for s in self.schedules[1:]:
-            value = self._combine(value, s._eval(t, ops))
+            value = self._combine(value, s._eval(t, ops), ops)
         return value
 
     def monotone(self) -> int | None:
@@ -199,7 +199,7 @@ class Product(_Combination):
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
 
     @staticmethod
-    def _combine(a: Any, b: Any) -> Any:
+    def _combine(a: Any, b: Any, ops: Any) -> Any:
         return a * b
 
     def bounds(self) -> tuple[float, float]:
@@ -227,7 +227,7 @@ class Sum(_Combination):
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
 
     @staticmethod
-    def _combine(a: Any, b: Any) -> Any:
+    def _combine(a: Any, b: Any, ops: Any) -> Any:
         return a + b
 
     def bounds(self) -> tuple[float, float]:
@@ -240,6 +240,62 @@ class Sum(_Combination):
         from lrkit.schedules.decay import Constant
 
         return cls((Constant(0.1), Cosine(steps=100, end=0.2)))
+
+
+@register("minimum", "the smallest of schedules at each step")
+@dataclass(frozen=True, repr=False)
+class Minimum(_Combination):
+    """``s(t) = min_i schedules[i](t)``.
+
+    >>> from lrkit.schedules import Constant, Linear
+    >>> Minimum([Constant(0.5), Linear(steps=10)])(2), Minimum([Constant(0.5), Linear(steps=10)])(8)
+    (0.5, 0.2)
+    """
+
+    schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
+
+    @staticmethod
+    def _combine(a: Any, b: Any, ops: Any) -> Any:
+        return ops.minimum(a, b)
+
+    def bounds(self) -> tuple[float, float]:
+        los, his = zip(*(s.bounds() for s in self.schedules))
+        return (min(los), min(his))
+
+    @classmethod
+    def example(cls) -> Minimum:
+        from lrkit.schedules.cosine import Cosine
+        from lrkit.schedules.decay import Linear
+
+        return cls((Linear(steps=100, start=0.0, end=1.0), Cosine(steps=200, end=0.1)))
+
+
+@register("maximum", "the largest of schedules at each step")
+@dataclass(frozen=True, repr=False)
+class Maximum(_Combination):
+    """``s(t) = max_i schedules[i](t)``: e.g. a decay that never falls below a floor curve.
+
+    >>> from lrkit.schedules import Constant, Linear
+    >>> Maximum([Constant(0.3), Linear(steps=10)])(2), Maximum([Constant(0.3), Linear(steps=10)])(9)
+    (0.8, 0.3)
+    """
+
+    schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
+
+    @staticmethod
+    def _combine(a: Any, b: Any, ops: Any) -> Any:
+        return ops.maximum(a, b)
+
+    def bounds(self) -> tuple[float, float]:
+        los, his = zip(*(s.bounds() for s in self.schedules))
+        return (max(los), max(his))
+
+    @classmethod
+    def example(cls) -> Maximum:
+        from lrkit.schedules.cosine import Cosine
+        from lrkit.schedules.decay import Exponential
+
+        return cls((Exponential(gamma=0.97), Cosine(steps=200, end=0.2)))
 
 
 @register("clip", "a schedule clipped to [low, high]")
