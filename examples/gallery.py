@@ -1,6 +1,7 @@
-"""Draw every registered schedule's ``example()`` on one grid: docs/gallery.png.
+"""Draw every registered schedule's ``example()`` on one grid.
 
-Run: ``python examples/gallery.py [-o docs/gallery.png]``
+Run: ``python examples/gallery.py [-o gallery.png]`` (the docs' picture:
+``-o docs/gallery.png``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lrkit.tools.plot import default_steps, sample
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", default="docs/gallery.png")
+    parser.add_argument("-o", "--output", default="gallery.png")
     args = parser.parse_args()
     names = list_schedules()
     cols = 5

@@ -7,9 +7,12 @@ import pytest
 from lrkit.tools.figure import check_output, saved_figure
 
 
-def test_check_output_leaves_no_file_and_creates_folders(tmp_path: Path) -> None:
-    path = check_output("t", tmp_path / "a" / "b" / "x.png")
-    assert path.parent.is_dir() and not path.exists()
+def test_check_output_leaves_no_file_and_needs_its_folder(tmp_path: Path) -> None:
+    path = check_output("t", tmp_path / "x.png")
+    assert not path.exists()
+    with pytest.raises(ValueError, match=r"t: cannot write `output` .*x\.png: no folder .*b"):
+        check_output("t", tmp_path / "a" / "b" / "x.png")  # a typo is not a new folder
+    assert not (tmp_path / "a").exists()
     existing = tmp_path / "keep.svg"
     existing.write_text("old")
     check_output("t", existing)

@@ -16,16 +16,18 @@ from collections.abc import Sequence
 from lrkit import __version__
 from lrkit.cli import env_cmd, list_cmd, plot_cmd, range_test_cmd, steps_cmd, trajectories_cmd
 from lrkit.cli.errors import UsageError, UserCodeError
-from lrkit.cli.output import Output
+from lrkit.cli.output import Output, Parser
 from lrkit.extras import EXTRAS, install_hint
 
 COMMANDS = (plot_cmd, range_test_cmd, trajectories_cmd, list_cmd, steps_cmd, env_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lrkit", description="The learning-rate toolkit.")
-    parser.add_argument("--version", action="version", version=f"lrkit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="lrkit", description="The learning-rate toolkit.")
+    parser.add_argument("-V", "--version", action="version", version=f"lrkit {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
@@ -52,8 +54,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrkit: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `lrkit list schedules | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
     except Exception as exc:
         return _fail(exc, 1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (captured in tests)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _fail(exc: BaseException, code: int, original: BaseException | None = None) -> int:

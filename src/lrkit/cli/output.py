@@ -17,6 +17,34 @@ from typing import Any, TextIO, TypeVar
 T = TypeVar("T")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written, and each option's default in its help
+    (when it has one worth saying: not None, False or already in the text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default" in text
+            or default is None
+            or default is False
+            or default == argparse.SUPPRESS
+            or not action.option_strings
+            or action.nargs == 0
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """Every command's parser: :class:`HelpFormatter` for its help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["formatter_class"] = HelpFormatter
+        super().__init__(*args, **kwargs)
+
+
 def add_output_args(
     parser: argparse.ArgumentParser, *, formats: Sequence[str] = ("human", "json")
 ) -> None:

@@ -43,7 +43,6 @@ def add_parser(sub: Any) -> None:
         "otherwise (or with --term), or print their values with --format csv|json. With no "
         "SOURCE, draws three built-in examples (warmup+cosine, WSD, one-cycle).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="specs, files or LIB:NAME")
     p.add_argument("-o", "--output", help="write the figure to this PNG, SVG or PDF file")
@@ -85,7 +84,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
             f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
         )
     curves = [c for s in sources for c in load(s, steps, every_step=args.format is not None)]
-    if args.format is not None:
+    if args.format is not None:  # the table on stdout, and the figure too when -o asks
+        if args.output is not None:
+            plot_curves(curves, args.output, log=args.log, steps_per_epoch=args.steps_per_epoch)
         if not args.quiet:
             out.stdout.write(to_csv(curves) if args.format == "csv" else to_json(curves) + "\n")
         return 0

@@ -26,9 +26,12 @@ def add_parser(sub: Any) -> None:
                    "sgd(momentum=0.9), adam, rmsprop)")  # fmt: skip
     p.add_argument("--steps", type=int, default=200, help="updates per path")
     p.add_argument("--grid", type=int, default=26, help="lrs tried per optimizer")
-    p.add_argument("-o", "--output", default="trajectories.png", help="PNG, SVG or PDF file")
-    p.add_argument("--gif", default=None, help="also write an animated GIF")
-    p.add_argument("--frames", type=int, default=60, help="frames of the GIF")
+    p.add_argument(
+        "-o", "--output", default=None,
+        help="PNG, SVG or PDF file (default: trajectories.png, unless only --gif is given)",
+    )  # fmt: skip
+    p.add_argument("--gif", default=None, help="an animated GIF of the paths growing")
+    p.add_argument("--frames", type=int, default=40, help="frames of the GIF")
     add_output_args(p)
     p.set_defaults(run=run)
 
@@ -39,7 +42,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from lrkit.tools.figure import check_output
     from lrkit.tools.trajectories import DEFAULT_OPTIMIZERS, compare, plot_trajectories
 
-    check_output("lrkit trajectories", args.output)
+    if args.output is None and args.gif is None:
+        args.output = "trajectories.png"
+    if args.output is not None:
+        check_output("lrkit trajectories", args.output)
     if args.gif is not None:
         check_output("lrkit trajectories", args.gif, suffixes=(".gif",))
     if args.grid < 1 or args.steps < 1 or args.frames < 2:
@@ -52,9 +58,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         label = f"tuning lrs on {fn}"
         progress = functools.partial(out.progress, description=label)
         results.append((fn, compare(fn, optimizers, args.steps, lrs, progress=progress)))
-    path = plot_trajectories(results, args.output, gif=args.gif, frames=args.frames)
+    plot_trajectories(results, args.output, gif=args.gif, frames=args.frames)
     rows = [{"function": fn, **p.to_dict()} for fn, paths in results for p in paths]
-    files = [str(path)] + ([str(args.gif)] if args.gif else [])
+    files = [str(f) for f in (args.output, args.gif) if f is not None]
     out.result(
         {"paths": rows, "files": files},
         lambda: format_table(rows, ["function", "optimizer", "lr", "final_value"])

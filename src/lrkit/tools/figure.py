@@ -18,14 +18,16 @@ def check_output(
     """``output`` as a Path, after checking its suffix and that it can be written.
 
     Checked before any work, so a long run does not fail at its last line:
-    missing folders are created and the file is opened for appending (a
-    file created by the check is removed again).
+    the folder must exist (a typo in it is an error, not a new folder) and the
+    file is opened for appending (a file created by the check is removed
+    again).
     """
     path = Path(output)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"{owner}: `{name}` must end in {', '.join(suffixes)}, got {path}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{owner}: cannot write `{name}` {path}: no folder {path.parent}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
         with open(path, "ab"):
             pass

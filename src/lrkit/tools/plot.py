@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,9 +84,14 @@ def plot_curves(
             f"plot_curves: `steps_per_epoch` must be a positive integer, got {steps_per_epoch!r}"
         )
     scale = float(steps_per_epoch or 1)
-    with saved_figure("plot_curves", output, figsize=(10, 5.5), dpi=120) as (_, ax):
+    legend_rows = math.ceil(
+        (len(curves) + sum(c.momentum is not None for c in curves)) / 2
+    )  # the legend sits below the axes
+    size = (10, 5.5 + 0.22 * legend_rows)
+    with saved_figure("plot_curves", output, figsize=size, dpi=120) as (_, ax):
         right = ax.twinx() if any(c.momentum is not None for c in curves) else None
         last = max(c.last_step for c in curves) / scale
+        seen: set[float] = set()
         for i, curve in enumerate(curves):
             x = curve.steps / scale
             color = f"C{i}"
@@ -93,7 +99,7 @@ def plot_curves(
             if right is not None and curve.momentum is not None:
                 right.plot(x, curve.momentum, linestyle="--", linewidth=1.2, color=color,
                            label=f"momentum: {_shorten(curve.label, 40)}")  # fmt: skip
-            _mark_phases(ax, curve, scale, last, color, row=i)
+            _mark_phases(ax, curve, scale, last, color, row=i, seen=seen)
         if log:
             ax.set_yscale("log")
         ax.set_xlabel(
@@ -109,17 +115,33 @@ def plot_curves(
             right.set_ylabel("momentum / beta1 (dashed)")
             more = right.get_legend_handles_labels()
             handles, names = handles + more[0], names + more[1]
-        ax.legend(handles, names, loc="best", fontsize=8)
+        # below the axes, so it never covers a curve
+        ax.legend(
+            handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8,
+            ncol=min(len(names), 2), frameon=False,
+        )  # fmt: skip
         ax.set_title(title or _title([c.label for c in curves]), fontsize=10)
     return Path(output)
 
 
-def _mark_phases(ax: object, curve: Curve, scale: float, last: float, color: str, row: int) -> None:
-    """Dotted lines at the phase boundaries, each labelled with where it falls."""
+LABEL_GAP = 0.06  # a phase label needs this fraction of the axis' width to the next
+
+
+def _mark_phases(
+    ax: object, curve: Curve, scale: float, last: float, color: str, row: int, seen: set[float]
+) -> None:
+    """Dotted lines at the phase boundaries, each labelled with where it falls; a label
+    closer than ``LABEL_GAP`` of the width to the previous one, or at a step another
+    curve labelled (``seen``), is left out, so labels do not overlap."""
+    labelled = -1.0
     for b in curve.breakpoints:
         x = b / scale
         if 0 < x < last:
             ax.axvline(x, color=color, linestyle=":", linewidth=0.9, alpha=0.7)  # type: ignore[attr-defined]
+            if x in seen or (labelled >= 0 and (x - labelled) < LABEL_GAP * last):
+                continue
+            labelled = x
+            seen.add(x)
             text = f"epoch {x:g}" if scale != 1 else f"t={x:g}"
             ax.annotate(  # type: ignore[attr-defined]
                 text, xy=(x, 1.0 - 0.04 * row), xycoords=("data", "axes fraction"),

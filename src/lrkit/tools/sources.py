@@ -133,6 +133,13 @@ def resolve(source: str, options: Mapping[str, Any] | None = None) -> Source:
     if _compat_parts(source) is not None:
         factory, kwargs = _compat(source, options or {})
         return Source(source, factory=factory, kwargs=kwargs)
+    lib, colon, _ = source.partition("(")[0].partition(":")
+    if colon and lib.strip().isidentifier():  # a spec has no ':'; this meant LIB:NAME
+        raise SourceError(
+            f"unknown library {lib.strip()!r} in {source!r}; LIB:NAME takes one of "
+            + ", ".join(LIBRARIES)
+            + did_you_mean(lib.strip(), LIBRARIES)
+        )
     schedule = parse(source)
     return Source(source, ((str(schedule), schedule),))
 
@@ -143,14 +150,21 @@ def steps_past(ends: Sequence[float], fallback: int = 1000) -> int:
 
 
 def default_steps(sources: Sequence[str | Source], options: Mapping[str, Any] | None = None) -> int:
-    """10% past the last phase of every source (compat: past its horizon argument)."""
+    """10% past the last phase of every source that ends (compat: past its horizon
+    argument); a schedule that never settles (restarts without ``cycles``, cyclic) is
+    drawn over that span, or over its first three phases when nothing else ends."""
     ends: list[float] = []
+    unbounded: list[float] = []
     for source in sources:
         found = resolve(source, options) if isinstance(source, str) else source
-        ends += [b for _, s in found.schedules for b in s.breakpoints()]
+        for _, s in found.schedules:
+            marks = list(s.breakpoints())
+            (ends if s.horizon() is not None else unbounded).extend(
+                marks if s.horizon() is not None else marks[:3]
+            )
         kwargs = found.kwargs
         ends += [float(kwargs[k]) for k in HORIZON_KEYS if isinstance(kwargs.get(k), (int, float))]
-    return steps_past(ends)
+    return steps_past(ends or unbounded)
 
 
 def load(

@@ -151,41 +151,64 @@ def compare(
     return [tune_lr(function, spec, steps, lrs) for spec in specs]
 
 
+GIF_DPI = 70  # with flat gray bands an animation of 4 panels is well under 5 MB
+
+
 def plot_trajectories(
     results: Sequence[tuple[str | Surface, Sequence[Path2D]]],
-    output: str | Path,
+    output: str | Path | None = None,
     *,
     gif: str | Path | None = None,
-    frames: int = 60,
+    frames: int = 40,
 ) -> Path:
-    """Draw each function's contours with its optimizers' paths (one panel per function).
+    """Draw each function's contours with its optimizers' paths (one panel per function),
+    into the image ``output`` and/or the animated GIF ``gif`` (the paths grow step by
+    step, on gray contours so that the GIF's 256 colours keep the paths apart).
 
     ``results`` pairs a function with the paths run on it (:func:`compare`).
-    With ``gif``, also write an animation in which the paths grow step by step.
+    Returns the image's path, or the GIF's when there is no image.
     """
     if not results:
         raise ValueError("plot_trajectories: `results` must not be empty")
+    if output is None and gif is None:
+        raise ValueError("plot_trajectories: pass `output` (an image), `gif`, or both")
     if gif is not None:
         check_output("plot_trajectories", gif, (".gif",), name="gif")
+    if output is not None:
+        check_output("plot_trajectories", output)
     cols = 1 if len(results) == 1 else 2
     rows = math.ceil(len(results) / cols)
-    lines: list[tuple[Path2D, Any]] = []
-
-    def animate(fig: Any) -> None:
-        if gif is not None:
-            _animate(fig, lines, Path(gif), frames)
-
-    grid = {"nrows": rows, "ncols": cols, "squeeze": False}
+    layout = {"nrows": rows, "ncols": cols, "squeeze": False}
     size = {"figsize": (6.5 * cols, 5.5 * rows), "dpi": 110}
-    with saved_figure("plot_trajectories", output, after=animate, **grid, **size) as (_, axes):
-        for ax, (function, paths) in zip(axes.flat, results):
-            lines.extend(_panel(ax, surface(function), paths))
-        for ax in list(axes.flat)[len(results) :]:
-            ax.set_visible(False)
-    return Path(output)
+    if output is not None:
+        with saved_figure("plot_trajectories", output, **layout, **size) as (_, axes):  # type: ignore[arg-type]
+            _panels(axes, results, gray=False)
+    if gif is not None:
+        plt = require("matplotlib.pyplot")
+        fig, axes = plt.subplots(**layout, **size)
+        try:
+            lines = _panels(axes, results, gray=True)
+            fig.tight_layout()
+            _animate(fig, lines, Path(gif), frames)
+        finally:
+            plt.close(fig)
+    return Path(output if output is not None else gif)  # type: ignore[arg-type]
 
 
-def _panel(ax: Any, fn: Surface, paths: Sequence[Path2D]) -> list[tuple[Path2D, Any]]:
+def _panels(
+    axes: Any, results: Sequence[tuple[str | Surface, Sequence[Path2D]]], gray: bool
+) -> list[tuple[Path2D, Any]]:
+    lines: list[tuple[Path2D, Any]] = []
+    for ax, (function, paths) in zip(axes.flat, results):
+        lines.extend(_panel(ax, surface(function), paths, gray))
+    for ax in list(axes.flat)[len(results) :]:
+        ax.set_visible(False)
+    return lines
+
+
+def _panel(
+    ax: Any, fn: Surface, paths: Sequence[Path2D], gray: bool = False
+) -> list[tuple[Path2D, Any]]:
     """Contours of ``fn`` and each path; returns each path with its (line, head) artists."""
     (x0, x1), (y0, y1) = fn.window
     gx, gy = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
@@ -195,8 +218,11 @@ def _panel(ax: Any, fn: Surface, paths: Sequence[Path2D]) -> list[tuple[Path2D, 
     gap = z - floor
     if fn.log_levels:
         gap = np.log10(gap + 1e-3)
-    ax.contourf(gx, gy, gap, levels=30, cmap="viridis", alpha=0.35)
-    ax.contour(gx, gy, gap, levels=30, colors="k", linewidths=0.3, alpha=0.4)
+    if gray:  # the GIF: flat gray bands compress far better than contour lines
+        ax.contourf(gx, gy, gap, levels=12, cmap="Greys", alpha=0.4)
+    else:
+        ax.contourf(gx, gy, gap, levels=30, cmap="viridis", alpha=0.35)
+        ax.contour(gx, gy, gap, levels=30, colors="k", linewidths=0.3, alpha=0.4)
     ax.plot(*fn.minimum, marker="*", markersize=14, color="gold", markeredgecolor="k", zorder=5)
     ax.plot(*fn.start, marker="o", markersize=6, color="k", zorder=5)
     artists = []
@@ -227,5 +253,4 @@ def _animate(fig: Any, artists: list[tuple[Path2D, Any]], gif: Path, frames: int
         return out
 
     anim = animation.FuncAnimation(fig, draw, frames=list(ks), blit=False)
-    gif.parent.mkdir(parents=True, exist_ok=True)
-    anim.save(gif, writer=animation.PillowWriter(fps=15))
+    anim.save(gif, writer=animation.PillowWriter(fps=12), dpi=GIF_DPI)
