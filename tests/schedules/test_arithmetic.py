@@ -54,7 +54,8 @@ def test_arithmetic_builds_compositions(made: Schedule, want: np.ndarray, kind: 
 
 
 def test_nested_sums_and_products_stay_flat() -> None:
-    assert (A + B) + A == Sum((A, B, A)) and A * (B * A) == Product((A, B, A))
+    flat_sum, flat_product = Sum((A, B, A)), Product((A, B, A))
+    assert flat_sum == (A + B) + A and flat_product == A * (B * A)
     assert sum([A]) is A  # 0 + s is s
     assert WarmupCosine(steps=10, warmup=2) * 1.0 == Scale(WarmupCosine(steps=10, warmup=2), 1.0)
 
