@@ -252,3 +252,30 @@ def test_grad_scaler_hands_its_scale_and_inf_flag_to_the_fused_step(
     for i, state in s2["state"].items():
         for key, value in state.items():
             assert torch.equal(s3["state"][i][key], value), (i, key)
+
+
+@pytest.mark.parametrize(("cls", "kw"), CASES[::3], ids=lambda x: getattr(x, "__name__", ""))
+def test_auto_runs_the_kernels_once_they_are_built(
+    cls: type[lo.Optimizer], kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [auto fused]: auto is the fused path when the build is on disk (decided when
+    the optimizer is made), the foreach path when it is not -- bit for bit."""
+    fused_cpu.kernels()  # built (and cached) for this test
+
+    def same(a: list[list[torch.Tensor]], b: list[list[torch.Tensor]]) -> bool:
+        return all(torch.equal(x, y) for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+
+    monkeypatch.setattr(fused_cpu, "built", lambda: True)
+    auto = trajectory(cls, kw, "auto", torch.float64)
+    assert same(auto, trajectory(cls, kw, "fused", torch.float64))
+    assert not same(auto, trajectory(cls, kw, "foreach", torch.float64))  # they do round apart
+    monkeypatch.setattr(fused_cpu, "built", lambda: False)
+    assert same(
+        trajectory(cls, kw, "auto", torch.float64), trajectory(cls, kw, "foreach", torch.float64)
+    )
+
+
+def test_the_build_is_cached_under_the_configured_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    assert fused_cpu.build_directory().parent == tmp_path
+    assert not fused_cpu.built()

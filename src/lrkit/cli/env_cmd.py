@@ -1,4 +1,8 @@
-"""``lrkit env``: versions, devices, Triton and CUDA, to paste into a bug report."""
+"""``lrkit env``: versions, devices, Triton, CUDA and lrkit's kernels, for a bug report.
+
+``--build-kernels`` compiles lrkit's fused CPU kernels once for this machine
+(Note [auto fused]: ``impl="auto"`` uses them from then on).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ PACKAGES = (
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("env", help="versions, devices, Triton and CUDA for bug reports")
+    p.add_argument(
+        "--build-kernels",
+        action="store_true",
+        help="compile lrkit's fused CPU kernels now (once per machine; impl='auto' uses them)",
+    )
     add_output_args(p)
     p.set_defaults(run=run)
 
@@ -55,21 +64,36 @@ def _torch() -> dict[str, Any]:
     devices = (
         [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
     )
+    from lrkit.optim import fused_cpu
+
+    problem = fused_cpu.compiler_problem()
     return {
         "cuda": torch.version.cuda,
         "cuda_available": cuda,
         "devices": devices,
         "torch_threads": torch.get_num_threads(),
+        "fused_cpu_kernels": "built"
+        if fused_cpu.built()
+        else f"not built ({problem})"
+        if problem
+        else "not built (lrkit env --build-kernels)",
     }
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    if args.build_kernels:
+        from lrkit.optim import fused_cpu
+
+        out.info("compiling lrkit's fused CPU kernels (about a minute on two cores) ...")
+        fused_cpu.kernels()
+        out.info(f"built in {fused_cpu.build_directory()}")
     info = report()
     out.result(info, lambda: _human(info))
     return 0
 
 
 def _human(info: dict[str, Any]) -> str:
-    lines = [f"{k:<16}{v}" for k, v in info.items() if k != "packages"]
-    lines += [f"{k:<16}{v or '-'}" for k, v in info["packages"].items()]
+    width = 2 + max(len(k) for k in [*info, *info["packages"]])
+    lines = [f"{k:<{width}}{v}" for k, v in info.items() if k != "packages"]
+    lines += [f"{k:<{width}}{v or '-'}" for k, v in info["packages"].items()]
     return "\n".join(lines)

@@ -30,6 +30,15 @@ kernels (folded into the factor of Note [gradients], so ``p.grad`` stays
 scaled) and, when ``found_inf`` is set, returns without touching params,
 state or step counters. Reading ``found_inf`` costs a sync on CUDA.
 
+Note [auto fused]: ``impl="auto"`` runs, per group, the fastest path that is
+correct and ready: torch's fused CPU kernel for Adam, AdamW, SGD and Adagrad
+(without ``max_grad_norm``); lrkit's fused CPU kernels for AdamP, SGDP and LAMB
+once they are built (``fused_cpu.built()``: the first explicit
+``impl="fused"``, or ``lrkit env --build-kernels``, compiles them once per
+machine), decided when the optimizer is built so that a run never switches
+paths midway; otherwise the foreach path. Since the paths round differently,
+pin ``impl=`` for bitwise equal runs on machines with and without the build.
+
 Note [step counter]: optimizers whose reference keeps ``state["step"]`` keep it
 as torch does, a 0-dim float32 tensor on the CPU, so state dicts move between
 torch.optim and lrkit both ways; the base class increments it before the
@@ -39,6 +48,7 @@ update, and the update receives the new counts as floats.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
@@ -111,6 +121,15 @@ class Optimizer(torch.optim.Optimizer):
     def max_grad_norm(self) -> float | None:
         """The global-norm clip, one for all param groups (Note [gradients])."""
         return self.param_groups[0]["max_grad_norm"] if self.param_groups else None
+
+    @functools.cached_property
+    def _auto_kernels(self) -> bool:
+        """Note [auto fused]: whether ``auto`` runs lrkit's fused CPU kernels (AdamP, SGDP,
+        LAMB): when they are already built, decided once per optimizer so that a run never
+        switches paths midway (the paths round differently)."""
+        from lrkit.optim import fused_cpu
+
+        return fused_cpu.compiler_problem() is None and fused_cpu.built()
 
     @property
     def _step_supports_amp_scaling(self) -> bool:
@@ -326,9 +345,9 @@ class Optimizer(torch.optim.Optimizer):
                 )
             return
         gs = [_real(p.grad, view) for p in params]
-        if impl == "fused" and self.fused_kernels:
+        if self.fused_kernels and (impl == "fused" or (impl == "auto" and self._auto_kernels)):
             check_buffers(type(self).__name__, params, states, keys)
-            rest = self._fused_step(group, ps, gs, bufs, steps, coef)
+            rest = self._fused_step(group, ps, gs, bufs, steps, coef, cpu_only=impl == "auto")
             if not rest:
                 return
             ps, gs = [ps[i] for i in rest], [gs[i] for i in rest]
@@ -376,6 +395,7 @@ class Optimizer(torch.optim.Optimizer):
         bufs: dict[str, list[Tensor]],
         steps: list[float],
         coef: Tensor | None,
+        cpu_only: bool = False,
     ) -> list[int]:
         """``_fused`` (optim/fused.py) on the tensors the kernels take, one call per
         device, dtype and step count; returns the indices of the others (for ``_foreach``)."""
@@ -385,7 +405,8 @@ class Optimizer(torch.optim.Optimizer):
         rest: list[int] = []
         calls: dict[tuple[torch.device, torch.dtype, float], list[int]] = {}
         for i, p in enumerate(ps):
-            if fused.takes(p, gs[i], *(bufs[k][i] for k in keys)):
+            cpu = p.device.type == "cpu" or not cpu_only  # auto: not the unmeasured CUDA kernels
+            if cpu and fused.takes(p, gs[i], *(bufs[k][i] for k in keys)):
                 calls.setdefault((p.device, p.dtype, steps[i] if steps else 0.0), []).append(i)
             else:
                 rest.append(i)

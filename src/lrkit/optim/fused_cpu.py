@@ -14,8 +14,10 @@ of a two-pass update (storing ``u`` instead would move as many and allocate).
 
 The extension is compiled with ``torch.utils.cpp_extension.load`` the first
 time a fused CPU step runs (a C++ compiler and ninja are needed; about 45 s
-on two cores) and cached under ``TORCH_EXTENSIONS_DIR`` (default
-``~/.cache/torch_extensions``); later processes load it in well under a second.
+on two cores, announced by a warning) and cached under ``TORCH_EXTENSIONS_DIR``
+(default ``~/.cache/lrkit``); later processes load it in well under a second,
+and ``impl="auto"`` uses it once it is there (Note [auto fused]).
+``lrkit env --build-kernels`` builds it ahead of a run.
 It takes float32 and float64 tensors whose rows (``size(0)``) are contiguous
 blocks of memory with grads and state of the same strides — which includes
 contiguous and channels_last parameters (``fused.takes``); any other tensor
@@ -30,6 +32,8 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -75,6 +79,29 @@ def _quiet_import() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _name() -> str:
+    flags = _flags()
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    return f"lrkit_fused_cpu_{digest}"
+
+
+def build_directory() -> Path:
+    """Where the extension is built and cached: ``TORCH_EXTENSIONS_DIR`` if set, else
+    ``$XDG_CACHE_HOME/lrkit`` (``~/.cache/lrkit``), per Python and torch version."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR")
+    if root is None:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        tag = f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch.__version__}"
+        root = os.path.join(cache, "lrkit", f"kernels-{tag}")
+    return Path(root) / _name()
+
+
+def built() -> bool:
+    """Whether the compiled extension is already on disk, so loading it takes well
+    under a second (Note [auto fused] in ``base``: ``auto`` uses it then)."""
+    return (build_directory() / f"{_name()}.so").is_file()
+
+
 @functools.cache
 def kernels() -> ModuleType:
     """The compiled extension (built on the first call, then cached on disk)."""
@@ -87,13 +114,20 @@ def kernels() -> ModuleType:
     with _quiet_import():
         from torch.utils.cpp_extension import load
 
-    flags = _flags()
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    if not built():
+        warnings.warn(
+            "lrkit: compiling the fused CPU kernels once (about a minute on two cores); "
+            f"later processes load them from {build_directory()}",
+            stacklevel=3,
+        )
+    folder = build_directory()
+    folder.mkdir(parents=True, exist_ok=True)
     module: ModuleType = load(
-        name=f"lrkit_fused_cpu_{digest}",
+        name=_name(),
         sources=[str(SOURCE)],
-        extra_cflags=flags,
+        extra_cflags=_flags(),
         extra_ldflags=["-fopenmp"],
+        build_directory=str(folder),
         verbose=False,
     )
     return module
