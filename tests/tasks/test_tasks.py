@@ -9,7 +9,7 @@ import torch
 from lrkit.tasks import SURFACES, Batches, list_tasks, make_task
 from lrkit.tasks.functions import CONDITION, quadratic
 
-NETWORKS = ["digits", "mnist1d", "mnist1d_cnn"]
+NETWORKS = ["digits", "mnist1d", "mnist1d_cnn", "char_lm"]
 
 
 def _first_batches(task, n=3):

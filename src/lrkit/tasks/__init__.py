@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from lrkit.tasks import classify, functions
+from lrkit.tasks import classify, functions, language
 from lrkit.tasks.base import Batches, Task, TaskInfo, list_tasks, make_task
 from lrkit.tasks.functions import SURFACES, Surface
 
@@ -18,6 +18,7 @@ __all__ = [
     "TaskInfo",
     "classify",
     "functions",
+    "language",
     "list_tasks",
     "make_task",
 ]
