@@ -3,8 +3,9 @@
     python examples/range_test_digits.py [-o range_test.png]   # docs: -o docs/range_test.png
 
 The range test sweeps the lr from 1e-6 to 10 over 100 updates, restores the
-model and optimizer, and suggests an lr (fastai's valley). The run that
-follows uses it as the peak of a one-cycle schedule over 10 epochs.
+model and optimizer, and suggests an lr (two thirds of the lr at the lowest
+smoothed loss; docs/tools.md). The run that follows uses it as the peak of a
+one-cycle schedule over 10 epochs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ result = lrkit.range_test(task.model, optimizer, task.loss_fn, task.train, start
 result.plot(out, title="LR range test: digits CNN, SGD momentum 0.9")
 print(f"suggested lr {result.suggested_lr:.3g} ({result.method}); plot: {out}")
 
-for group in optimizer.param_groups:
-    group["lr"] = result.suggested_lr
+result.apply(optimizer)
 epochs = 10
 steps = epochs * len(task.train)
 scheduler = lrkit.ScheduledLR(optimizer, OneCycle(steps=steps))

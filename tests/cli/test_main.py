@@ -154,7 +154,8 @@ def test_usage_errors_exit_2(argv, message, capsys: pytest.CaptureFixture[str]) 
 def test_list_golden_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "tasks", "--format", "json"]) == 0
     tasks = json.loads(capsys.readouterr().out)
-    names = ["beale", "digits", "mnist1d", "mnist1d_cnn", "quadratic", "rastrigin", "rosenbrock"]
+    names = ["beale", "char_lm", "digits", "mnist1d", "mnist1d_cnn", "quadratic", "rastrigin"]
+    names.append("rosenbrock")
     assert [t["name"] for t in tasks] == names and all(t["description"] for t in tasks)
     assert main(["list", "optimizers", "--filter", "sgd*", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -340,3 +341,89 @@ def test_an_error_without_a_message_names_its_type(
     monkeypatch.setattr(sources, "load", out_of_memory)
     assert main(["plot", "cosine(steps=10)", "--format", "csv"]) == 1
     assert "lrkit: error: MemoryError" in capsys.readouterr().err
+
+
+def test_version_flag_and_defaults_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from lrkit import __version__
+
+    for flag in ("-V", "--version"):
+        with pytest.raises(SystemExit) as done:
+            main([flag])
+        assert done.value.code == 0 and capsys.readouterr().out.strip() == f"lrkit {__version__}"
+    with pytest.raises(SystemExit):
+        main(["range-test", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 100)" in text and "(default: 1e-07)" in text and "(default: 0.98)" in text
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    shell = f"{sys.executable} -m lrkit.cli.main list schedules | head -1"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip().startswith("clip")
+    assert "Error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_output_into_a_missing_folder_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert main(["plot", "cosine(steps=10)", "-o", str(tmp_path / "nope" / "x.png")]) == 2
+    assert "no folder" in capsys.readouterr().err and not (tmp_path / "nope").exists()
+
+
+def test_format_json_with_output_writes_both(tmp_path: Path, capsys) -> None:
+    png = tmp_path / "both.png"
+    assert main(["plot", "cosine(steps=10)", "--format", "json", "-o", str(png)]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["values"]) == 12
+    assert png.stat().st_size > 10_000
+
+
+def test_an_unknown_library_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", "foo:bar"]) == 2
+    assert "unknown library 'foo' in 'foo:bar'" in capsys.readouterr().err
+    assert main(["plot", "torh:StepLR"]) == 2
+    assert "(did you mean 'torch'?)" in capsys.readouterr().err
+
+
+def test_a_user_entry_cannot_break_json_or_the_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text(
+        "import argparse, sys, torch\n"
+        "print('imported')\n"
+        "def setup():\n"
+        "    argparse.ArgumentParser().parse_args()  # would choke on lrkit's flags\n"
+        "    print('set up')\n"
+        "    m = torch.nn.Linear(2, 1)\n"
+        "    data = [(torch.randn(8, 2), torch.randn(8, 1)) for _ in range(3)]\n"
+        "    return m, torch.optim.SGD(m.parameters(), lr=0.1), torch.nn.functional.mse_loss, data\n"
+        "def leaves():\n"
+        "    sys.exit(3)\n"
+    )
+    base = [
+        sys.executable,
+        "-m",
+        "lrkit.cli.main",
+        "range-test",
+        "--steps",
+        "20",
+        "--format",
+        "json",
+    ]
+    ok = subprocess.run(
+        [*base, "--entry", f"{tmp_path}/mine.py:setup"], capture_output=True, text=True, timeout=120
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["num_steps"] == 20  # one JSON document, nothing else
+    assert "imported" in ok.stderr and "set up" in ok.stderr
+    bad = subprocess.run(
+        [*base, "--entry", f"{tmp_path}/mine.py:leaves"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert "(it called sys.exit) raised SystemExit: 3" in bad.stderr and "sys.exit(3)" in bad.stderr
+
+
+def test_trajectories_gif_alone_writes_no_png(tmp_path: Path, capsys, monkeypatch) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    argv = ["trajectories", "--function", "quadratic", "--optimizer", "sgd", "--steps", "20"]
+    assert main([*argv, "--grid", "3", "--frames", "4", "--gif", "paths.gif", "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paths.gif"]

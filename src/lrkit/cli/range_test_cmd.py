@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from lrkit.cli.errors import UsageError, UserCodeError
 from lrkit.cli.output import Output, add_output_args, format_table
+from lrkit.tools.suggestions import DEFAULT, SUGGESTIONS
 
 EPILOG = """\
 --entry MODULE:FUNCTION (or path/to/file.py:FUNCTION) names a function of no
@@ -29,9 +32,9 @@ def add_parser(sub: Any) -> None:
         "range-test",
         help="sweep the lr on a task and suggest one",
         description="LR range test (lrkit.range_test): raise the lr each update, record the "
-        "smoothed loss, stop when it diverges, and suggest an lr (fastai's valley by default).",
+        "loss, stop when it diverges, and suggest an lr (the rule is --method; see "
+        "lrkit.tools.suggestions).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--task", help="a built-in task (lrkit list tasks)")
@@ -43,14 +46,18 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="with --task: the task's seed")
     p.add_argument("--batch-size", type=int, default=None, help="with --task: its batch size")
-    p.add_argument("--start-lr", type=float, default=1e-7)
-    p.add_argument("--end-lr", type=float, default=10.0)
+    p.add_argument("--device", default=None, help="run on this torch device, e.g. cuda")
+    p.add_argument("--start-lr", type=float, default=1e-7, help="the lr of the first update")
+    p.add_argument("--end-lr", type=float, default=10.0, help="the lr of the last update")
     p.add_argument("--steps", type=int, default=100, help="updates in the sweep")
-    p.add_argument("--mode", choices=("exp", "linear"), default="exp")
-    p.add_argument("--smoothing", type=float, default=0.98, help="EMA factor of the loss")
+    p.add_argument("--mode", choices=("exp", "linear"), default="exp", help="how the lr grows")
+    p.add_argument("--smoothing", type=float, default=0.98, help="EMA factor of the stop rule")
     p.add_argument("--diverge-factor", type=float, default=4.0, help="stop above this x best loss")
     p.add_argument("--accumulation", type=int, default=1, help="batches per update")
-    p.add_argument("--method", choices=("valley", "steepest", "minimum"), default="valley")
+    p.add_argument("--amp", choices=("bf16", "fp16"), default=None, help="autocast dtype")
+    p.add_argument(
+        "--method", choices=tuple(SUGGESTIONS), default=DEFAULT, help="the suggestion rule"
+    )
     p.add_argument("-o", "--output", help="write the plot to this PNG, SVG or PDF file")
     add_output_args(p)
     p.set_defaults(run=run)
@@ -72,18 +79,21 @@ def run(args: argparse.Namespace, out: Output) -> int:
         "diverge_factor": args.diverge_factor,
         "accumulation_steps": args.accumulation,
         "method": args.method,
+        "device": args.device,
+        "amp": args.amp,
     }
     try:
-        result = range_test(
-            model,
-            optimizer,
-            loss_fn,
-            data,
-            progress=lambda it, n: out.progress(it, n, "range test"),
-            **sweep,
-        )
+        with user_code(args.entry or "") if args.entry else contextlib.nullcontext():
+            result = range_test(
+                model,
+                optimizer,
+                loss_fn,
+                data,
+                progress=lambda it, n: out.progress(it, n, "range test"),
+                **sweep,
+            )
     except Exception as exc:
-        if args.entry and not isinstance(exc, (ValueError, TypeError)):
+        if args.entry and not isinstance(exc, (ValueError, TypeError, UserCodeError)):
             raise UserCodeError(f"the range test on {args.entry}", exc) from exc
         raise
     title = f"LR range test: {args.task or args.entry}" + (
@@ -110,14 +120,15 @@ def _from_entry(entry: str) -> tuple[Any, ...]:
     target, colon, function = entry.rpartition(":")
     if not colon or not target or not function.isidentifier():
         raise UsageError(f"--entry must be MODULE:FUNCTION or FILE.py:FUNCTION, got {entry!r}")
-    module = _import(target, entry)
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise UsageError(f"--entry {entry!r}: {target} has no function {function!r}")
-    try:
-        made = fn()
-    except Exception as exc:
-        raise UserCodeError(f"--entry {entry}", exc) from exc
+    with user_code(entry):
+        module = _import(target, entry)
+        fn = getattr(module, function, None)
+        if not callable(fn):
+            raise UsageError(f"--entry {entry!r}: {target} has no function {function!r}")
+        try:
+            made = fn()
+        except Exception as exc:
+            raise UserCodeError(f"--entry {entry}", exc) from exc
     keys = ("model", "optimizer", "loss_fn", "data")
     if isinstance(made, dict) and all(k in made for k in keys):
         return tuple(made[k] for k in keys)
@@ -127,6 +138,22 @@ def _from_entry(entry: str) -> tuple[Any, ...]:
         f"--entry {entry!r} must return (model, optimizer, loss_fn, data) or a dict with "
         f"those keys, got {type(made).__name__}"
     )
+
+
+@contextlib.contextmanager
+def user_code(entry: str) -> Iterator[None]:
+    """Run a user's code so that it cannot break lrkit's output or exit code: its prints
+    go to stderr (stdout may carry one JSON document), ``sys.argv`` holds only the entry
+    (its own argparse sees no lrkit flags), and ``sys.exit`` is an error of its own."""
+    argv = sys.argv
+    sys.argv = [entry]
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except SystemExit as exc:
+        raise UserCodeError(f"--entry {entry} (it called sys.exit)", exc) from None
+    finally:
+        sys.argv = argv
 
 
 def _import(target: str, entry: str) -> Any:

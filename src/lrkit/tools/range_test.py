@@ -1,32 +1,32 @@
 """The LR range test (Smith, 2017; fastai's ``lr_find``): sweep the lr, watch the loss.
 
-The lr grows from ``start_lr`` to ``end_lr`` over ``num_steps`` updates,
-exponentially (default) or linearly. Update ``k`` runs at ``lrs[k]`` and
-records the loss of its batch, computed before the update (as fastai and
-torch-lr-finder do). The loss is smoothed with a bias-corrected exponential
-average; the sweep stops early when the smoothed loss exceeds
-``diverge_factor`` times its best value, or when a loss is not finite.
+The lr grows from ``start_lr`` to ``end_lr`` over ``num_steps`` updates along
+lrkit's own schedules -- an :class:`~lrkit.schedules.Exponential` (default) or
+a :class:`~lrkit.schedules.Linear` -- so update ``k`` runs at ``sweep(k)``
+and records the loss of its batch, computed before the update (as fastai and
+torch-lr-finder do), or with ``val_data`` the mean loss on held-out batches
+after it. The sweep stops early when the bias-corrected exponential average
+of the loss exceeds ``diverge_factor`` times its best value, or when a loss
+is not finite. The suggestion is a method of :mod:`lrkit.tools.suggestions`
+applied to the recorded curve (Note [suggestion smoothing]); the default was
+chosen on the built-in tasks (``docs/tools.md``).
 
-Suggestions, computed on the smoothed curve without its first 10% and last
-5 points (where the average has not settled and the blow-up starts):
-
-* ``valley`` (default, fastai's): the longest stretch over which the loss
-  keeps decreasing, then a point two thirds of the way down it;
-* ``steepest``: the lr where the loss falls fastest per unit of log lr,
-  before its minimum (past it, a diverging loss may swing down again);
-* ``minimum``: a tenth of the lr with the lowest loss.
-
-Model and optimizer state (weights, buffers, moments, lrs, train/eval mode)
-are restored afterwards, whatever happened in between.
+Batches are ``(inputs, targets)`` with ``loss = loss_fn(model(inputs),
+targets)``; a dict batch with no ``loss_fn`` is passed as ``model(**batch)``
+and its ``.loss`` is used (a Hugging Face model); ``batch_fn(model, batch)``
+computes the loss of any other batch. Model and optimizer state (weights,
+buffers, moments, lrs, train/eval mode, device) are restored afterwards,
+whatever happened in between.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lrkit.schedules import Exponential, Linear, Scale, Schedule
 from lrkit.schedules.params import Param, normalize
-from lrkit.tools.figure import saved_figure
+from lrkit.tools import suggestions
+from lrkit.tools.suggestions import SUGGESTIONS, Suggestion, ema
 
-SUGGESTIONS = ("valley", "steepest", "minimum")
 ARGUMENTS = {
     "start_lr": Param(kind="float", lo=0.0, lo_open=True),
     "end_lr": Param(kind="float", lo=0.0, lo_open=True),
@@ -46,9 +47,11 @@ ARGUMENTS = {
     "smoothing": Param(kind="float", lo=0.0, hi=1.0, hi_open=True),
     "diverge_factor": Param(kind="float", lo=1.0, lo_open=True),
     "accumulation_steps": Param(kind="int", lo=1),
-    "method": Param(kind="str", choices=SUGGESTIONS),
+    "val_batches": Param(kind="int", lo=1, nullable=True),
+    "amp": Param(kind="str", choices=("bf16", "fp16"), nullable=True),
 }
 Progress = Callable[[Iterable[int], int], Iterable[int]]
+BatchFn = Callable[[nn.Module, Any], Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,30 +60,63 @@ class RangeTestResult:
 
     lrs: tuple[float, ...]
     losses: tuple[float, ...]
-    smoothed: tuple[float, ...]
+    smoothed: tuple[float, ...]  # Note [suggestion smoothing]: the centered curve
     suggested_lr: float | None  # by `method`; None when too few points were recorded
     method: str
-    valley_lr: float | None
-    steepest_lr: float | None
-    minimum_lr: float | None
+    suggestions: dict[str, float | None]  # every method of lrkit.tools.suggestions
     stop_reason: str  # "completed", "diverged" or "non-finite loss"
     num_steps: int  # the updates asked for; len(lrs) were recorded
 
+    @property
+    def valley_lr(self) -> float | None:
+        return self.suggestions.get("valley")
+
+    @property
+    def steepest_lr(self) -> float | None:
+        return self.suggestions.get("steepest")
+
+    @property
+    def minimum_lr(self) -> float | None:
+        return self.suggestions.get("minimum")
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out.update(
+            valley_lr=self.valley_lr, steepest_lr=self.steepest_lr, minimum_lr=self.minimum_lr
+        )
+        return out
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
-    def plot(self, output: str | Path, *, title: str = "LR range test") -> Path:
-        """Draw loss against lr (log axis for an exponential sweep), suggestions marked."""
-        return plot_range_test(self, output, title=title)
+    def plot(
+        self, output: str | Path | None = None, *, ax: Any = None, title: str = "LR range test"
+    ) -> Any:
+        """Draw loss against lr, suggestions marked: into ``ax`` (a notebook's matplotlib
+        Axes, returned), or into a new figure written to ``output`` (its path returned)."""
+        from lrkit.tools.range_plot import plot_range_test
+
+        return plot_range_test(self, output, ax=ax, title=title)
+
+    def apply(self, optimizer: torch.optim.Optimizer, lr: float | None = None) -> float:
+        """Set ``optimizer``'s lr to ``lr`` (default: the suggestion), keeping each group's
+        ratio to the first; ``initial_lr`` too, so a scheduler built next starts from it."""
+        target = self.suggested_lr if lr is None else lr
+        if target is None:
+            raise ValueError("RangeTestResult.apply: no lr was suggested (too few steps)")
+        target = float(normalize("RangeTestResult.apply", "lr", ARGUMENTS["end_lr"], target))
+        ratios = _lr_ratios(optimizer)
+        _set_lr(optimizer, target, ratios)
+        for group, ratio in zip(optimizer.param_groups, ratios):
+            if "initial_lr" in group:
+                group["initial_lr"] = target * ratio
+        return target
 
 
 def range_test(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[Any, Any], Tensor],
+    loss_fn: Callable[[Any, Any], Tensor] | None,
     data: Iterable[Any],
     *,
     start_lr: float = 1e-7,
@@ -90,27 +126,28 @@ def range_test(
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
     accumulation_steps: int = 1,
-    method: str = "valley",
+    method: str | Suggestion = suggestions.DEFAULT,
+    device: str | torch.device | None = None,
+    batch_fn: BatchFn | None = None,
+    val_data: Iterable[Any] | None = None,
+    val_batches: int | None = None,
+    amp: str | None = None,
     progress: Progress | None = None,
 ) -> RangeTestResult:
     """Run an LR range test and restore ``model`` and ``optimizer`` afterwards.
 
-    ``data`` yields ``(inputs, targets)`` batches (cycled when exhausted) and
-    the loss of a batch is ``loss_fn(model(inputs), targets)``. Every param
-    group keeps its lr ratio to the first group, whose lr is swept. Each
-    update averages the gradients of ``accumulation_steps`` batches.
+    ``data`` yields batches (cycled when exhausted; see the module docstring
+    for their forms). Every param group keeps its lr ratio to the first group,
+    whose lr is swept. Each update averages the gradients of
+    ``accumulation_steps`` batches. ``device`` moves the model there for the
+    test (and back) and each batch's tensors with it; ``amp`` runs the forward
+    pass under ``torch.autocast`` in ``"bf16"`` or ``"fp16"`` (with a
+    GradScaler); ``val_data`` records the mean loss of ``val_batches`` of its
+    batches (all when None) after each update instead of the training loss.
+    ``method`` names a suggestion (:data:`lrkit.tools.suggestions.SUGGESTIONS`)
+    or is a function ``(lrs, losses) -> lr``.
     """
-    given = {
-        "start_lr": start_lr,
-        "end_lr": end_lr,
-        "num_steps": num_steps,
-        "mode": mode,
-        "smoothing": smoothing,
-        "diverge_factor": diverge_factor,
-        "accumulation_steps": accumulation_steps,
-        "method": method,
-    }
-    checked = {k: normalize("range_test", k, ARGUMENTS[k], v) for k, v in given.items()}
+    checked = _checked(locals())
     if not checked["end_lr"] > checked["start_lr"]:
         raise ValueError(
             f"range_test: `end_lr` must be greater than `start_lr` ({start_lr}), got {end_lr}"
@@ -120,126 +157,204 @@ def range_test(
             "range_test: `optimizer` must be a torch.optim.Optimizer, "
             f"got {type(optimizer).__name__}"
         )
-    start_lr, end_lr, num_steps = checked["start_lr"], checked["end_lr"], checked["num_steps"]
-    smoothing, method = checked["smoothing"], checked["method"]
-
-    sweep = sweep_lrs(start_lr, end_lr, num_steps, checked["mode"])
+    name, suggest_fn = _method(method)
+    sweep = sweep_schedule(checked["start_lr"], checked["end_lr"], num_steps, checked["mode"])
+    run = _Run(model, loss_fn, batch_fn, _device(device), checked["amp"])
     saved = _snapshot(model, optimizer)
     try:
-        lrs, losses, reason = _sweep(
-            model,
+        lrs, losses, reason = run.sweep(
             optimizer,
-            loss_fn,
             _cycle(data),
-            sweep,
-            checked["accumulation_steps"],
-            smoothing,
-            checked["diverge_factor"],
+            sweep(np.arange(checked["num_steps"], dtype=np.float64)),
+            checked,
+            val_data,
             progress,
         )
     finally:
         _restore(model, optimizer, saved)
-    smoothed = smooth(losses, smoothing)
-    picks = suggest(np.asarray(lrs), smoothed)
+    curve = (np.asarray(lrs), np.asarray(losses))
+    picks = {k: fn(*curve) if len(lrs) else None for k, fn in SUGGESTIONS.items()}
+    if name not in picks:
+        picks[name] = suggest_fn(*curve) if len(lrs) >= 3 else None
+    smoothed = suggestions.centered(*curve) if len(lrs) else np.empty(0)
     return RangeTestResult(
         lrs=tuple(lrs),
         losses=tuple(losses),
         smoothed=tuple(float(v) for v in smoothed),
-        suggested_lr=picks[method],
-        method=method,
-        valley_lr=picks["valley"],
-        steepest_lr=picks["steepest"],
-        minimum_lr=picks["minimum"],
+        suggested_lr=picks[name],
+        method=name,
+        suggestions=picks,
         stop_reason=reason,
-        num_steps=num_steps,
+        num_steps=checked["num_steps"],
     )
 
 
-def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str) -> np.ndarray:
-    """The lr of each update: geometric (``exp``) or arithmetic (``linear``), both ends included."""
+def sweep_schedule(start_lr: float, end_lr: float, num_steps: int, mode: str) -> Schedule:
+    """The lr of update ``k`` as a native schedule: geometric (``exp``) or arithmetic
+    (``linear``) from ``start_lr`` at ``k = 0`` to ``end_lr`` at ``k = num_steps - 1``."""
     if mode == "exp":
-        return np.geomspace(start_lr, end_lr, num_steps)
-    return np.linspace(start_lr, end_lr, num_steps)
+        gamma = (end_lr / start_lr) ** (1.0 / (num_steps - 1))
+        return Scale(Exponential(gamma), start_lr)
+    return Linear(num_steps - 1, start=start_lr, end=end_lr)
+
+
+def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str) -> np.ndarray:
+    """The lr of each update (:func:`sweep_schedule` at ``0 .. num_steps - 1``)."""
+    schedule = sweep_schedule(start_lr, end_lr, num_steps, mode)
+    lrs: np.ndarray = schedule(np.arange(num_steps, dtype=np.float64))
+    return lrs
 
 
 def smooth(losses: Iterable[float], beta: float) -> np.ndarray:
-    """Exponential moving average with bias correction: ``avg_k / (1 - beta^(k+1))``."""
-    out, avg = [], 0.0
-    for k, loss in enumerate(losses):
-        avg = beta * avg + (1 - beta) * loss
-        out.append(avg / (1 - beta ** (k + 1)))
-    return np.asarray(out, dtype=np.float64)
+    """Exponential moving average with bias correction (what the sweep stops on)."""
+    return ema(list(losses), beta)
 
 
-def suggest(lrs: np.ndarray, smoothed: np.ndarray) -> dict[str, float | None]:
-    """The three suggestions on a (smoothed) curve; None for each when fewer than 3 points."""
-    n = len(smoothed)
-    if n < 3:
-        return dict.fromkeys(SUGGESTIONS)
-    lo, hi = (n // 10, n - 5) if n - 5 - n // 10 >= 3 else (0, n)
-    x, y = lrs[lo:hi], smoothed[lo:hi]
-    lowest = int(np.argmin(y))
-    span = max(lowest, 1) + 1  # the slopes up to the minimum (at least one)
-    slopes = np.diff(y[:span]) / np.diff(np.log(x[:span]))
-    return {
-        "valley": float(x[_valley(y)]),
-        "steepest": float(x[int(np.argmin(slopes))]),
-        "minimum": float(x[lowest]) / 10,
-    }
+def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: normalize("range_test", k, spec, given[k]) for k, spec in ARGUMENTS.items()}
 
 
-def _valley(losses: np.ndarray) -> int:
-    """fastai's valley: the longest decreasing subsequence, two thirds of the way down it."""
-    n = len(losses)
-    length = np.ones(n, dtype=np.int64)  # longest decreasing run ending at i
-    best_end, best_start = 0, 0
-    for i in range(1, n):
-        before = length[:i][losses[:i] > losses[i]]
-        if before.size:
-            length[i] = before.max() + 1
-        if length[i] > length[best_end]:
-            best_end, best_start = i, i - int(length[i])
-    sections = (best_end - best_start) / 3
-    return best_start + int(sections) + int(sections / 2)
+def _method(method: Any) -> tuple[str, Suggestion]:
+    if callable(method):
+        return getattr(method, "__name__", "custom"), method
+    if not isinstance(method, str) or method not in SUGGESTIONS:
+        names = ", ".join(map(repr, SUGGESTIONS))
+        raise ValueError(
+            f"range_test: `method` must be one of {names} or a function (lrs, losses) -> lr, "
+            f"got {method!r}"
+        )
+    return method, SUGGESTIONS[method]
 
 
-def _sweep(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[Any, Any], Tensor],
-    batches: Iterator[Any],
-    sweep: np.ndarray,
-    accumulation_steps: int,
-    beta: float,
-    diverge_factor: float,
-    progress: Progress | None,
-) -> tuple[list[float], list[float], str]:
-    ratios = _lr_ratios(optimizer)
-    model.train()
-    lrs: list[float] = []
-    losses: list[float] = []
-    avg, best = 0.0, math.inf
-    steps: Iterable[int] = range(len(sweep))
-    for k in progress(steps, len(sweep)) if progress else steps:
-        _set_lr(optimizer, float(sweep[k]), ratios)
+def _device(device: Any) -> torch.device | None:
+    if device is None:
+        return None
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"range_test: `device` must name a torch device, got {device!r}") from None
+
+
+def _to(batch: Any, device: torch.device | None) -> Any:
+    """``batch`` with every tensor in it (tuples, lists, dicts) moved to ``device``."""
+    if device is None:
+        return batch
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return type(batch)({k: _to(v, device) for k, v in batch.items()})  # type: ignore[call-arg]
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(v, device) for v in batch)
+    return batch
+
+
+class _Run:
+    """One range test's loop: the loss of a batch, autocast, the sweep."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[Any, Any], Tensor] | None,
+        batch_fn: BatchFn | None,
+        device: torch.device | None,
+        amp: str | None,
+    ) -> None:
+        self.model, self.loss_fn, self.batch_fn, self.device = model, loss_fn, batch_fn, device
+        self.amp = amp
+        kind = device.type if device is not None else _model_device(model).type
+        self.autocast_device = kind
+        self.scaler = torch.amp.GradScaler(kind) if amp == "fp16" else None
+
+    def loss(self, batch: Any) -> Tensor:
+        batch = _to(batch, self.device)
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        with torch.autocast(self.autocast_device, dtype=dtype, enabled=self.amp is not None):
+            if self.batch_fn is not None:
+                return self.batch_fn(self.model, batch)
+            if isinstance(batch, Mapping) and self.loss_fn is None:
+                out = self.model(**batch)
+                loss = getattr(out, "loss", None)
+                if loss is None and isinstance(out, Mapping):
+                    loss = out.get("loss")
+                if not isinstance(loss, Tensor):
+                    raise TypeError(
+                        "range_test: a dict batch needs a model whose output has a `loss` "
+                        "(as Hugging Face models do with labels), or pass batch_fn"
+                    )
+                return loss
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2) or self.loss_fn is None:
+                raise TypeError(
+                    "range_test: a batch must be (inputs, targets) with a `loss_fn`, a dict for "
+                    "a model that returns .loss, or anything with "
+                    f"batch_fn(model, batch) -> loss; got a {type(batch).__name__}"
+                )
+            inputs, targets = batch
+            return self.loss_fn(self.model(inputs), targets)
+
+    def sweep(
+        self,
+        optimizer: torch.optim.Optimizer,
+        batches: Iterator[Any],
+        lrs: np.ndarray,
+        checked: dict[str, Any],
+        val_data: Iterable[Any] | None,
+        progress: Progress | None,
+    ) -> tuple[list[float], list[float], str]:
+        if self.device is not None:
+            self.model.to(self.device)
+        ratios = _lr_ratios(optimizer)
+        self.model.train()
+        seen_lrs: list[float] = []
+        losses: list[float] = []
+        beta, avg, best = checked["smoothing"], 0.0, math.inf
+        steps: Iterable[int] = range(len(lrs))
+        for k in progress(steps, len(lrs)) if progress else steps:
+            _set_lr(optimizer, float(lrs[k]), ratios)
+            loss = self.update(optimizer, batches, checked["accumulation_steps"])
+            if val_data is not None and math.isfinite(loss):
+                loss = self.validate(val_data, checked["val_batches"])
+            if not math.isfinite(loss):
+                return seen_lrs, losses, "non-finite loss"
+            seen_lrs.append(float(lrs[k]))
+            losses.append(loss)
+            avg = beta * avg + (1 - beta) * loss
+            smoothed = avg / (1 - beta ** (k + 1))
+            best = min(best, smoothed)
+            if smoothed > checked["diverge_factor"] * best:
+                return seen_lrs, losses, "diverged"
+        return seen_lrs, losses, "completed"
+
+    def update(self, optimizer: torch.optim.Optimizer, batches: Iterator[Any], accum: int) -> float:
         optimizer.zero_grad()
-        loss = 0.0
-        for _ in range(accumulation_steps):
-            inputs, targets = next(batches)
-            batch_loss = loss_fn(model(inputs), targets) / accumulation_steps
-            batch_loss.backward()  # type: ignore[no-untyped-call]
-            loss += float(batch_loss.detach())
-        if not math.isfinite(loss):
-            return lrs, losses, "non-finite loss"
-        optimizer.step()
-        lrs.append(float(sweep[k]))
-        losses.append(loss)
-        avg = beta * avg + (1 - beta) * loss
-        smoothed = avg / (1 - beta ** (k + 1))
-        best = min(best, smoothed)
-        if smoothed > diverge_factor * best:
-            return lrs, losses, "diverged"
-    return lrs, losses, "completed"
+        total = 0.0
+        for _ in range(accum):
+            loss = self.loss(next(batches)) / accum
+            (self.scaler.scale(loss) if self.scaler else loss).backward()  # type: ignore[no-untyped-call]
+            total += float(loss.detach())
+        if not math.isfinite(total):
+            return total
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+        return total
+
+    @torch.no_grad()
+    def validate(self, val_data: Iterable[Any], limit: int | None) -> float:
+        self.model.eval()
+        try:
+            values = [float(self.loss(b)) for b in itertools.islice(val_data, limit)]
+        finally:
+            self.model.train()
+        if not values:
+            raise ValueError("range_test: `val_data` yielded no batches")
+        return float(np.mean(values))
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _cycle(data: Iterable[Any]) -> Iterator[Any]:
@@ -269,68 +384,20 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float, ratios: list[float]) ->
 
 def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[Any, ...]:
     modes = {name: m.training for name, m in model.named_modules()}
-    return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), modes
+    return (
+        copy.deepcopy(model.state_dict()),
+        copy.deepcopy(optimizer.state_dict()),
+        modes,
+        _model_device(model),
+    )
 
 
 def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: tuple[Any, ...]) -> None:
-    weights, opt_state, modes = saved
+    weights, opt_state, modes, device = saved
+    model.to(device)
     model.load_state_dict(weights)
     optimizer.load_state_dict(opt_state)
     if not opt_state["state"]:
         optimizer.state.clear()  # load_state_dict keeps state it has no entry for
     for name, m in model.named_modules():
         m.training = modes[name]
-
-
-def plot_range_test(
-    result: RangeTestResult, output: str | Path, *, title: str = "LR range test"
-) -> Path:
-    """Loss against lr, raw (faint) and smoothed, each suggestion marked and labelled."""
-    with saved_figure("plot_range_test", output, figsize=(10, 5), dpi=120) as (_, ax):
-        lrs = np.asarray(result.lrs)
-        if len(lrs):
-            ax.plot(lrs, result.losses, color="0.7", linewidth=1, label="loss")
-            ax.plot(lrs, result.smoothed, color="C0", linewidth=2, label="smoothed loss")
-        geometric = len(lrs) > 2 and np.allclose(np.diff(np.log(lrs)), np.log(lrs[1] / lrs[0]))
-        if geometric:
-            ax.set_xscale("log")
-        marks = {
-            "valley": result.valley_lr,
-            "steepest": result.steepest_lr,
-            "minimum": result.minimum_lr,
-        }
-        for i, (name, lr) in enumerate(marks.items()):
-            if lr is None:
-                continue
-            chosen = name == result.method
-            ax.axvline(
-                lr,
-                color=f"C{i + 1}",
-                linestyle="-" if chosen else "--",
-                linewidth=2 if chosen else 1,
-            )
-            y = float(np.interp(np.log(lr), np.log(lrs), result.smoothed)) if geometric else None
-            if y is not None:
-                ax.plot([lr], [y], "o", color=f"C{i + 1}")
-            label = f"{name}: {lr:.2e}" + ("  (suggested)" if chosen else "")
-            ax.annotate(
-                label,
-                xy=(lr, 1 - 0.07 * (i + 1)),
-                xycoords=("data", "axes fraction"),
-                xytext=(4, 0),
-                textcoords="offset points",
-                color=f"C{i + 1}",
-                fontsize=9,
-            )
-        if len(lrs):
-            finite = np.asarray(result.smoothed)
-            low = min(finite.min(), float(np.percentile(result.losses, 5)))
-            high = finite[: max(1, len(finite) // 10)].max()
-            pad = 0.1 * (high - low) if high > low else 1.0
-            ax.set_ylim(low - pad, max(high, *finite[: len(finite) // 2 + 1]) + pad)
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("training loss")
-        ax.set_title(f"{title} ({result.stop_reason} after {len(lrs)} of {result.num_steps} steps)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower left", fontsize=9)
-    return Path(output)
