@@ -8,8 +8,8 @@ For each algorithm the table prints, per implementation, the median time of
 one step, its ratio to the fastest peer measured in the same run, and its
 ratio to the bytes-moved floor: the minimal bytes per parameter (each input
 read once, each output written once; ``FLOOR_BYTES``) times the parameter
-count, divided by the copy bandwidth measured at the start of the run.
-Peers that are not installed are skipped. Gradients are random, so AdamP's
+count, divided by the in-place streaming bandwidth measured at the start of
+the run (``copy_bandwidth``). Peers that are not installed are skipped. Gradients are random, so AdamP's
 and SGDP's projection (which costs the peers more) rarely triggers.
 """
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"torch {torch.__version__}, {where}; ResNet-50 shapes: "
         f"{len(shapes)} tensors, {numel / 1e6:.1f}M params; "
-        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s"
+        f"stream bandwidth {bandwidth / 1e9:.1f} GB/s"
     )
     print(
         f"{'algorithm':20} {'implementation':28} {'ms/step':>9} {'x best peer':>12} {'x floor':>8}"
