@@ -248,8 +248,9 @@ class Minimum(_Combination):
     """``s(t) = min_i schedules[i](t)``.
 
     >>> from lrkit.schedules import Constant, Linear
-    >>> Minimum([Constant(0.5), Linear(steps=10)])(2), Minimum([Constant(0.5), Linear(steps=10)])(8)
-    (0.5, 0.2)
+    >>> s = Minimum([Constant(0.5), Linear(steps=4)])
+    >>> s(1), s(3)
+    (0.5, 0.25)
     """
 
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)
@@ -276,8 +277,9 @@ class Maximum(_Combination):
     """``s(t) = max_i schedules[i](t)``: e.g. a decay that never falls below a floor curve.
 
     >>> from lrkit.schedules import Constant, Linear
-    >>> Maximum([Constant(0.3), Linear(steps=10)])(2), Maximum([Constant(0.3), Linear(steps=10)])(9)
-    (0.8, 0.3)
+    >>> s = Maximum([Constant(0.3), Linear(steps=4)])
+    >>> s(1), s(3)
+    (0.75, 0.3)
     """
 
     schedules: tuple[Schedule, ...] = param(kind="schedules", min_len=2)

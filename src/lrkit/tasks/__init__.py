@@ -1,7 +1,7 @@
 """Built-in tasks that need no download, each deterministic given a seed.
 
 >>> sorted(t.name for t in list_tasks())[:3]
-['beale', 'digits', 'mnist1d']
+['beale', 'char_lm', 'digits']
 """
 
 from __future__ import annotations
