@@ -47,3 +47,21 @@ def test_lazy_attributes() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         lrkit.nope  # noqa: B018
     assert lrkit.__version__
+
+
+def test_every_module_declares_its_public_names() -> None:
+    """``__all__`` on every module of the package, naming only what the module has."""
+    import importlib
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.walk_packages(lrkit.__path__, "lrkit."):
+        if info.name.endswith("fused_triton"):
+            continue  # imports triton at module level
+        module = importlib.import_module(info.name)
+        names = getattr(module, "__all__", None)
+        if names is None:
+            missing.append(info.name)
+            continue
+        assert all(hasattr(module, n) for n in names), info.name
+    assert missing == []

@@ -28,3 +28,6 @@ def install_hint(module: str) -> str:
     top = module.split(".", maxsplit=1)[0]
     extra = EXTRAS.get(top)
     return f"pip install 'lrkit[{extra}]'" if extra else f"pip install {top}"
+
+
+__all__ = ["EXTRAS", "install_hint", "require"]

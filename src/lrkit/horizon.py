@@ -102,3 +102,6 @@ def check_horizon(schedule: Schedule, total_steps: float, *, tolerance: float = 
         )
         return False
     return True
+
+
+__all__ = ["HorizonWarning", "check_horizon", "steps_per_epoch", "training_steps"]

@@ -384,3 +384,6 @@ def _describe(schedules: dict[str, list[Schedule]]) -> str:
     return "; ".join(
         f"{k}: {', '.join(str(s) for s in dict.fromkeys(v))}" for k, v in schedules.items()
     )
+
+
+__all__ = ["KEYS", "MISMATCH", "ScheduledLR"]

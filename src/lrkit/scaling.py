@@ -36,3 +36,6 @@ def scale_lr(lr: float, from_batch: int, to_batch: int, rule: str = "linear") ->
     rule = normalize(owner, "rule", Param(kind="str", choices=RULES), rule)
     ratio = target / source
     return float(lr * (ratio if rule == "linear" else math.sqrt(ratio)))
+
+
+__all__ = ["RULES", "scale_lr"]

@@ -201,3 +201,6 @@ def is_stateful(value: Any) -> bool:
     return callable(getattr(value, "state_dict", None)) and callable(
         getattr(value, "load_state_dict", None)
     )
+
+
+__all__ = ["TAGS", "PlainDataError", "Sink", "decode", "encode", "is_stateful", "tensor_keys"]

@@ -162,3 +162,22 @@ def folder_path(what: str, path: Any) -> Path:
     if not isinstance(path, (str, Path)) or str(path) == "":
         raise TypeError(f"{what}: `path` must be a folder path (str or Path), got {path!r}")
     return Path(path)
+
+
+__all__ = [
+    "DCP_METADATA",
+    "MARKER",
+    "check_target",
+    "commit",
+    "complete",
+    "folder_path",
+    "history",
+    "is_checkpoint",
+    "previous",
+    "readable",
+    "recover",
+    "retire",
+    "staging",
+    "sync_folder",
+    "write_synced",
+]

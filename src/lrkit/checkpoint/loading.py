@@ -284,3 +284,6 @@ def _apply(
 
 def _few(keys: list[str]) -> str:
     return ", ".join(keys[:5]) + (f", ... ({len(keys) - 5} more)" if len(keys) > 5 else "")
+
+
+__all__ = ["MAX_JSON_BYTES", "load_checkpoint"]

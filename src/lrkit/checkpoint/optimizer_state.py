@@ -104,3 +104,6 @@ def _listed(head: str, names: list[str]) -> str:
         return ""
     more = f", ... {len(names) - 5} more" if len(names) > 5 else ""
     return head + ", ".join(names[:5]) + more + ")"
+
+
+__all__ = ["by_index", "by_name", "param_names", "template"]

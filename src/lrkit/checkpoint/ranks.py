@@ -46,3 +46,6 @@ def _agree(fn: Callable[[], Any], world: int, everywhere: bool) -> Any:
     if error is not None:
         raise error
     return result
+
+
+__all__ = ["rank_world", "run_everywhere", "run_on_rank0"]

@@ -72,3 +72,6 @@ def restore(data: Any, where: str) -> None:
         raise ValueError(
             f"load_checkpoint: {where} holds no valid generator state: {exc}"
         ) from None
+
+
+__all__ = ["capture", "restore"]

@@ -136,3 +136,6 @@ def _versions() -> dict[str, str]:
     from lrkit import __version__
 
     return {"lrkit": __version__, "torch": torch.__version__}
+
+
+__all__ = ["FORMAT", "VERSION", "save_checkpoint"]

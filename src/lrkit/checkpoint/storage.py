@@ -218,3 +218,15 @@ def plain_error(what: str, folder: Path, exc: BaseException) -> BaseException:
     if isinstance(inner, OSError):
         return type(inner)(f"{what}: {folder}: {message}")
     return ValueError(f"{what}: {folder}: {message}")
+
+
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "SafeReader",
+    "TensorsOnlyPlanner",
+    "check_metadata",
+    "plain_error",
+    "read",
+    "tensor_entries",
+    "write",
+]

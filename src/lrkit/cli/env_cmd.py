@@ -97,3 +97,6 @@ def _human(info: dict[str, Any]) -> str:
     lines = [f"{k:<{width}}{v}" for k, v in info.items() if k != "packages"]
     lines += [f"{k:<{width}}{v or '-'}" for k, v in info["packages"].items()]
     return "\n".join(lines)
+
+
+__all__ = ["PACKAGES", "add_parser", "report", "run"]

@@ -13,3 +13,6 @@ class UserCodeError(Exception):
     def __init__(self, what: str, exc: BaseException) -> None:
         super().__init__(f"{what} raised {type(exc).__name__}: {exc}")
         self.original = exc
+
+
+__all__ = ["UsageError", "UserCodeError"]

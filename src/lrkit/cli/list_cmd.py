@@ -44,3 +44,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
 def _human(found: list[dict[str, Any]]) -> str:
     width = max((len(r["name"]) for r in found), default=0)
     return "\n".join(f"{r['name']:<{width}}  {r['description']}" for r in found) or "(none)"
+
+
+__all__ = ["add_parser", "rows", "run"]

@@ -90,3 +90,5 @@ def _fail(exc: BaseException, code: int, original: BaseException | None = None) 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+__all__ = ["COMMANDS", "build_parser", "main"]

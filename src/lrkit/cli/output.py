@@ -123,3 +123,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+__all__ = ["HelpFormatter", "Output", "Parser", "add_output_args", "format_table"]

@@ -184,3 +184,16 @@ def _terminal_width() -> int:
 
 def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text) else text
+
+
+__all__ = [
+    "DEFAULT_SPECS",
+    "EPILOG",
+    "add_parser",
+    "count",
+    "parse_options",
+    "run",
+    "terminal_plot",
+    "to_csv",
+    "to_json",
+]

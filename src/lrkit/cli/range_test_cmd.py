@@ -200,3 +200,6 @@ def _human(result: Any, path: Path | None) -> str:
     if path is not None:
         lines.append(f"\nwrote {path}")
     return "\n".join(lines)
+
+
+__all__ = ["EPILOG", "add_parser", "run", "user_code"]

@@ -56,3 +56,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
         result["rule"] = args.rule
     out.result(result, lambda: format_table([result]))
     return 0
+
+
+__all__ = ["add_parser", "run"]

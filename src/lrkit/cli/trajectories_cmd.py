@@ -67,3 +67,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
         + "\n\nwrote " + ", ".join(files),
     )  # fmt: skip
     return 0
+
+
+__all__ = ["FUNCTIONS", "add_parser", "run"]

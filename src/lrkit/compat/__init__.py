@@ -5,3 +5,5 @@ boundaries, first-step value, warmup clock and behaviour past the horizon,
 so that switching is one import line. Parity is tested against the real
 packages (``tests/compat``).
 """
+
+__all__ = []

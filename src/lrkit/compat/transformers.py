@@ -564,3 +564,25 @@ def get_scheduler(
         num_training_steps=num_training_steps,
         **kwargs,
     )
+
+
+__all__ = [
+    "SCHEDULER_TYPES",
+    "AdafactorSchedule",
+    "GreedyLR",
+    "cosine_wave",
+    "get_adafactor_schedule",
+    "get_constant_schedule",
+    "get_constant_schedule_with_warmup",
+    "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "get_greedy_schedule",
+    "get_inverse_sqrt_schedule",
+    "get_linear_schedule_with_warmup",
+    "get_polynomial_decay_schedule_with_warmup",
+    "get_reduce_on_plateau_schedule",
+    "get_scheduler",
+    "get_wsd_schedule",
+]

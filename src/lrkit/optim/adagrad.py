@@ -139,3 +139,6 @@ class Adagrad(Optimizer):
             eps=group["eps"],
             maximize=group["maximize"],
         )
+
+
+__all__ = ["Adagrad"]

@@ -192,3 +192,6 @@ class AdamW(Adam):
             max_grad_norm=max_grad_norm,
             **torch_keywords,
         )
+
+
+__all__ = ["Adam", "AdamW"]

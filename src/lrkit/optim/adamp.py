@@ -295,3 +295,15 @@ class AdamP(Optimizer):
             foreach_decay_(params, factors, lr * wd)
         torch._foreach_mul_(u, [1 / (1 - beta1**t) for t in steps])
         foreach_add_scaled_(params, u, -lr)
+
+
+__all__ = [
+    "AdamP",
+    "cosine",
+    "foreach_decay_",
+    "foreach_projection_",
+    "fused_projection_step",
+    "projection",
+    "projection_",
+    "stacked_projection",
+]

@@ -671,3 +671,29 @@ def lookup(name: str) -> OptimizerInfo:
             + did_you_mean(key, list(REGISTRY))
         )
     return REGISTRY[key]
+
+
+__all__ = [
+    "CPU_BATCH",
+    "PLAIN",
+    "REGISTRY",
+    "Buffers",
+    "Optimizer",
+    "OptimizerInfo",
+    "TensorList",
+    "add_scaled_",
+    "as_float",
+    "cache_batches",
+    "foreach_add_scaled_",
+    "foreach_square_average_",
+    "foreach_weight_decay_",
+    "global_norm",
+    "grads_of",
+    "list_optimizers",
+    "lookup",
+    "prepare_grad",
+    "prepare_grads",
+    "register",
+    "torch_fused_ok",
+    "weight_decay_",
+]

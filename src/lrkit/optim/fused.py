@@ -79,3 +79,6 @@ def rows_are_blocks(t: Tensor) -> bool:
             return False
         expected *= size
     return expected == cols
+
+
+__all__ = ["DTYPES", "kernels", "row_segments", "rows", "rows_are_blocks", "takes"]

@@ -131,3 +131,6 @@ def kernels() -> ModuleType:
         verbose=False,
     )
     return module
+
+
+__all__ = ["SOURCE", "build_directory", "built", "compiler_problem", "kernels"]

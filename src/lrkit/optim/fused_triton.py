@@ -387,3 +387,15 @@ def lamb_phase2(
     sc = w.scalars(gscale, bc1, sqrt_bc2, eps)
     _lamb2[(w.items,)](*w.tables, w.item_tensor, w.item_start, w.item_length, d, s, sc,
                        CAUTION=caution, DT=w.dtype, CT=w.compute, BLOCK=BLOCK)  # fmt: skip
+
+
+__all__ = [
+    "BLOCK",
+    "SEGMENT",
+    "adamp_phase1",
+    "adamp_phase2",
+    "lamb_phase1",
+    "lamb_phase2",
+    "sgdp_phase1",
+    "sgdp_phase2",
+]

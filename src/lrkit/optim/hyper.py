@@ -175,3 +175,22 @@ class _FloatView(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.group)
+
+
+__all__ = [
+    "BETA",
+    "FLAG",
+    "IMPLS",
+    "LR",
+    "MAX_GRAD_NORM",
+    "NONNEG",
+    "POSITIVE",
+    "TORCH_KEYWORDS",
+    "UNIT",
+    "check_betas",
+    "check_impl",
+    "check_lr",
+    "check_value",
+    "impl_from_torch_keywords",
+    "step_values",
+]

@@ -281,3 +281,6 @@ class Lamb(Optimizer):
             return
         torch._foreach_mul_(u, scale)
         foreach_add_scaled_(params, u, -lr)
+
+
+__all__ = ["Lamb", "trust_ratio"]

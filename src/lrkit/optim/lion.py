@@ -115,3 +115,6 @@ class Lion(Optimizer):
         torch._foreach_sign_(update)
         foreach_add_scaled_(params, update, -lr)
         torch._foreach_lerp_(m, grads, 1 - beta2)
+
+
+__all__ = ["Lion"]

@@ -192,3 +192,6 @@ class RAdam(Optimizer):
                 foreach_add_scaled_(p_, update, -lr)
             else:
                 torch._foreach_addcdiv_(p_, m_, denom, [-lr * f for f in factors])
+
+
+__all__ = ["VARIANTS", "RAdam"]

@@ -144,3 +144,6 @@ class RMSprop(Optimizer):
             foreach_add_scaled_(params, torch._foreach_div(grads, d), -lr)
         else:
             torch._foreach_addcdiv_(params, grads, d, value=-lr)
+
+
+__all__ = ["RMSprop"]

@@ -269,3 +269,6 @@ class SGDScheduleFree(_ScheduleFree):
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("z",)
+
+
+__all__ = ["AdamWScheduleFree", "SGDScheduleFree"]

@@ -204,3 +204,6 @@ class SGD(Optimizer):
         if group["momentum"] != 0:
             for s, b in zip(states, bufs, strict=True):
                 s["momentum_buffer"] = b
+
+
+__all__ = ["FORMS", "SGD"]

@@ -153,3 +153,6 @@ class SGDP(Optimizer):
         if wd > 0:
             foreach_decay_(params, factors, lr * wd / (1 - mu))
         foreach_add_scaled_(params, u, -lr)
+
+
+__all__ = ["SGDP"]

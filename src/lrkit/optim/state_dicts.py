@@ -157,3 +157,6 @@ def check_buffers(
                     f"{owner}.step: state {key!r} of a parameter of shape {list(p.shape)} "
                     f"{p.dtype} on {p.device} is {got}; it must match the parameter"
                 )
+
+
+__all__ = ["check_buffers", "check_state_dict"]

@@ -242,3 +242,15 @@ def log_rising_product(decay: float, n: Any, ops: Any, correction_at_a: float | 
         + stirling_correction(a + n, ops, at_least=a)
         - correction_at_a
     )
+
+
+__all__ = [
+    "MATH",
+    "NUMPY",
+    "JaxOps",
+    "MathOps",
+    "NumpyOps",
+    "TorchOps",
+    "log_rising_product",
+    "stirling_correction",
+]

@@ -378,3 +378,6 @@ def _from_plain(p: Param, value: Any) -> Any:
     if p.kind == "schedules" and isinstance(value, list):
         return [Schedule._from_checked_dict(v) if isinstance(v, dict) else v for v in value]
     return value
+
+
+__all__ = ["SCHEMA_VERSION", "Phase", "Schedule", "get", "list_schedules", "register"]

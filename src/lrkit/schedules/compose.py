@@ -422,3 +422,6 @@ class Shift(Schedule):
         from lrkit.schedules.cosine import Cosine
 
         return cls(Cosine(steps=100, end=0.1), offset=30.0)
+
+
+__all__ = ["Clip", "Join", "Maximum", "Minimum", "Product", "Repeat", "Scale", "Shift", "Sum"]

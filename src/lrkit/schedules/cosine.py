@@ -259,3 +259,6 @@ class Tanh(Phase):
     @classmethod
     def example(cls) -> Tanh:
         return cls(steps=100, lower=-6.0, upper=4.0, end=0.05)
+
+
+__all__ = ["Cosine", "CosineRestarts", "Restarts", "Tanh"]

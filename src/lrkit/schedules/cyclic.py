@@ -73,3 +73,6 @@ class Cyclic(Schedule):
     @classmethod
     def example(cls) -> Cyclic:
         return cls(up=20, down=30, low=0.1, high=0.9, mode="exp_range", gamma=0.99)
+
+
+__all__ = ["CYCLIC_MODES", "Cyclic"]

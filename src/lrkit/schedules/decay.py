@@ -340,3 +340,16 @@ class REX(Phase):
     @classmethod
     def example(cls) -> REX:
         return cls(steps=100, end=0.05)
+
+
+__all__ = [
+    "REX",
+    "Constant",
+    "Exponential",
+    "InverseTime",
+    "Linear",
+    "MultiStep",
+    "Polynomial",
+    "StepDecay",
+    "TimeBased",
+]

@@ -105,3 +105,6 @@ class Noam(Schedule):
     @classmethod
     def example(cls) -> Noam:
         return cls(d_model=512, warmup=400, factor=2.0)
+
+
+__all__ = ["InverseSqrt", "Noam"]

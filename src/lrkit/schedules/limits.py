@@ -44,3 +44,6 @@ def check_tree(
                 "to a shared value, such as a YAML alias, counts again)"
             )
         stack.extend((child, depth + 1) for child in children)
+
+
+__all__ = ["MAX_DEPTH", "MAX_NODES", "check_tree"]

@@ -191,3 +191,6 @@ def did_you_mean(word: str, options: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` when a close option exists, else ``''``."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+__all__ = ["KINDS", "MAX_INT", "Param", "did_you_mean", "normalize", "param", "param_of"]

@@ -153,3 +153,6 @@ class Multiplicative(Schedule):
         from lrkit.schedules.decay import Linear
 
         return cls(Linear(steps=100, start=0.95, end=1.0), steps=150)
+
+
+__all__ = ["INTERPOLATIONS", "Multiplicative", "Piecewise"]

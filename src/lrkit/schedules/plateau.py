@@ -166,3 +166,6 @@ def _number(owner: str, name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{owner}: `{name}` must be a number, got {value!r}")
     return float(value)
+
+
+__all__ = ["ReduceOnPlateau"]

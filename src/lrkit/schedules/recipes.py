@@ -176,3 +176,6 @@ class OneCycle(Schedule):
             final_div_factor=100.0,
             three_phase=True,
         )
+
+
+__all__ = ["WSD", "OneCycle", "WarmupCosine"]

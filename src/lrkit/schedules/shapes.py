@@ -49,3 +49,6 @@ def segment(shape: str, a: float, b: float, x: Any, ops: Any) -> Any:
     if b > a:
         return a + (b - a) * decay_curve(shape, 1.0 - x, ops)
     return b + (a - b) * decay_curve(shape, x, ops)
+
+
+__all__ = ["SHAPES", "decay_curve", "progress", "segment"]

@@ -234,3 +234,6 @@ def _number(token: str, text: str, column: int) -> int | float:
         return float(token)
     except ValueError:  # e.g. more digits than int() accepts
         raise SpecError(f"number {token[:20]!r} is out of range", text, column) from None
+
+
+__all__ = ["MAX_LENGTH", "SpecError", "format_spec", "parse"]

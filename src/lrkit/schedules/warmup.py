@@ -225,3 +225,6 @@ class RAdamWarmup(_WarmupFactor):
         from lrkit.schedules.cosine import Cosine
 
         return cls(Cosine(steps=2000, end=0.1), beta2=0.99)
+
+
+__all__ = ["WARMUP_MODES", "WARMUP_SHAPES", "RAdamWarmup", "UntunedWarmup", "Warmup"]

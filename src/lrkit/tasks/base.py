@@ -209,3 +209,18 @@ def make_task(name: str, *, seed: int = 0, **options: Any) -> Task:
             f"not {', '.join(unknown)}"
         )
     return build(seed=seed, **options)
+
+
+__all__ = [
+    "TASKS",
+    "Batch",
+    "Batches",
+    "LossFn",
+    "Task",
+    "TaskInfo",
+    "classification_metrics",
+    "list_tasks",
+    "make_task",
+    "register_task",
+    "seeded_model",
+]

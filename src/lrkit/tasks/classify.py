@@ -130,3 +130,16 @@ def mnist1d_conv(*, seed: int = 0, batch_size: int = 100, device: Any = "cpu") -
 def digits(*, seed: int = 0, batch_size: int = 64, device: Any = "cpu") -> Task:
     model = seeded_model(seed, digits_cnn)
     return _task("digits", digits_arrays(), model, seed, batch_size, (1, 8, 8), device)
+
+
+__all__ = [
+    "BATCH",
+    "digits",
+    "digits_arrays",
+    "digits_cnn",
+    "mnist1d",
+    "mnist1d_arrays",
+    "mnist1d_cnn",
+    "mnist1d_conv",
+    "mnist1d_mlp",
+]

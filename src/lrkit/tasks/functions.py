@@ -151,3 +151,16 @@ def _register(name: str) -> None:
 
 for _name in SURFACES:
     _register(_name)
+
+__all__ = [
+    "CONDITION",
+    "SURFACES",
+    "Point",
+    "Surface",
+    "beale",
+    "objective",
+    "quadratic",
+    "rastrigin",
+    "rosenbrock",
+    "value_metrics",
+]

@@ -253,3 +253,16 @@ def char_lm(
         seed=seed,
         metrics=lm_metrics,
     )
+
+
+__all__ = [
+    "ALPHABET",
+    "CORPUS_CHARS",
+    "SplitMix64",
+    "TinyGPT",
+    "char_lm",
+    "corpus",
+    "encode",
+    "lm_loss",
+    "lm_metrics",
+]

@@ -67,3 +67,6 @@ def _yaml(text: str) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise DataFileError(f"not valid YAML{where}: {problem}") from None
+
+
+__all__ = ["MAX_FILE_BYTES", "SUFFIXES", "DataFileError", "read_data_file"]

@@ -59,3 +59,6 @@ def saved_figure(
             after(fig)
     finally:
         plt.close(fig)
+
+
+__all__ = ["FORMATS", "check_output", "saved_figure"]

@@ -157,3 +157,6 @@ def _title(labels: Sequence[str]) -> str:
 
 def _shorten(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+__all__ = ["LABEL_GAP", "default_steps", "plot_curves", "plot_schedules", "sample"]

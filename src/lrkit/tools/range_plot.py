@@ -72,3 +72,6 @@ def _draw(result: Any, ax: Any, title: str) -> None:
     ax.set_title(f"{title} ({result.stop_reason} after {len(lrs)} of {result.num_steps} steps)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower left", fontsize=9)
+
+
+__all__ = ["SHOWN", "plot_range_test"]

@@ -401,3 +401,15 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: tuple[An
         optimizer.state.clear()  # load_state_dict keeps state it has no entry for
     for name, m in model.named_modules():
         m.training = modes[name]
+
+
+__all__ = [
+    "ARGUMENTS",
+    "BatchFn",
+    "Progress",
+    "RangeTestResult",
+    "range_test",
+    "smooth",
+    "sweep_lrs",
+    "sweep_schedule",
+]

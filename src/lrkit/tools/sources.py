@@ -308,3 +308,22 @@ def _compat_curve(source: Source, steps: int, every_step: bool) -> Curve:
             break
     moving = momenta if np.nanmax(momenta) > np.nanmin(momenta) else None
     return Curve(label, lrs, moving, (), absolute=True)
+
+
+__all__ = [
+    "HORIZON_KEYS",
+    "LIBRARIES",
+    "PLOT_POINTS",
+    "STEPPED_STEPS",
+    "TABLE_ROWS",
+    "TIMM_NAMES",
+    "Curve",
+    "Source",
+    "SourceError",
+    "default_steps",
+    "load",
+    "resolve",
+    "sample_steps",
+    "schedule_curve",
+    "steps_past",
+]

@@ -126,3 +126,16 @@ SUGGESTIONS: dict[str, Suggestion] = {
     "minimum_tenth": minimum_tenth,
 }
 DEFAULT = "minimum"
+
+__all__ = [
+    "DEFAULT",
+    "SUGGESTIONS",
+    "WIDTH",
+    "Suggestion",
+    "centered",
+    "ema",
+    "minimum",
+    "minimum_tenth",
+    "steepest",
+    "valley",
+]

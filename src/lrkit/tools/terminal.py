@@ -114,3 +114,6 @@ def _paint(text: str, index: int, color: bool) -> str:
     if not color:
         return text
     return f"\x1b[{_COLORS[index % len(_COLORS)]}m{text}\x1b[0m"
+
+
+__all__ = ["Series", "render"]

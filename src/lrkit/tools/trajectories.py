@@ -254,3 +254,19 @@ def _animate(fig: Any, artists: list[tuple[Path2D, Any]], gif: Path, frames: int
 
     anim = animation.FuncAnimation(fig, draw, frames=list(ks), blit=False)
     anim.save(gif, writer=animation.PillowWriter(fps=12), dpi=GIF_DPI)
+
+
+__all__ = [
+    "DEFAULT_OPTIMIZERS",
+    "GIF_DPI",
+    "LR_GRID",
+    "Path2D",
+    "Progress",
+    "compare",
+    "plot_trajectories",
+    "score",
+    "surface",
+    "trajectories",
+    "trajectory",
+    "tune_lr",
+]
