@@ -14,7 +14,7 @@ import math
 import warnings
 
 from lrkit.schedules import Schedule
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 
 class HorizonWarning(UserWarning):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 RULES = ("linear", "sqrt")
 

@@ -18,7 +18,8 @@ from lrkit.schedules import (
     get,
     list_schedules,
 )
-from lrkit.schedules.params import Param, param_of
+from lrkit.schedules.params import param_of
+from lrkit.validation import Param
 
 SIMPLE = [Constant(0.5), Linear(50, 0.2, 1.0), Cosine(30, end=0.1), StepDecay(10, 0.5)]
 

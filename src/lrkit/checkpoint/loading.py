@@ -19,7 +19,7 @@ from lrkit.checkpoint.optimizer_state import by_index, param_names, template
 from lrkit.checkpoint.ranks import rank_world
 from lrkit.checkpoint.saving import FORMAT, VERSION
 from lrkit.schedules.limits import check_tree
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 MAX_JSON_BYTES = 256 * 1024 * 1024
 _JSON_NODES = 10_000_000

@@ -15,7 +15,7 @@ from lrkit.checkpoint import folders, rng, storage
 from lrkit.checkpoint.encoding import PlainDataError, encode, is_stateful
 from lrkit.checkpoint.optimizer_state import by_name, param_names
 from lrkit.checkpoint.ranks import rank_world, run_everywhere, run_on_rank0
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 FORMAT, VERSION = "lrkit.checkpoint", 1
 

@@ -32,7 +32,7 @@ from lrkit.schedules import (
     Schedule,
     Sum,
 )
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 try:  # pragma: no cover - depends on the environment
     from keras.optimizers.schedules import LearningRateSchedule as _Base

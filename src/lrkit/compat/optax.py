@@ -28,7 +28,7 @@ from lrkit.schedules import (
     Scale,
     Schedule,
 )
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 
 def _value(owner: str, name: str, value: Any) -> float:

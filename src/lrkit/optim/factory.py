@@ -19,7 +19,6 @@ layer per top-level module.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -29,39 +28,58 @@ from torch import Tensor
 
 from lrkit.optim.base import Optimizer, lookup
 from lrkit.optim.hyper import LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param, normalize
+from lrkit.spec import Call, SpecError, Word, plain, read
+from lrkit.validation import Param, normalize
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """An optimizer spec: ``"sgd(momentum=0.9)"`` -> ``("sgd", {"momentum": 0.9})``.
 
-    The name must be registered (:func:`list_optimizers`); arguments are
-    keyword literals, passed on to the constructor.
+    lrkit's one call syntax (:mod:`lrkit.spec`, as schedule specs): the name
+    must be registered (:func:`list_optimizers`); arguments are keywords whose
+    values are numbers, ``true``/``false``, ``none``, lists or tuples and
+    strings (a bare word only for an argument that takes a word,
+    ``momentum_form=classical``); they are passed on to the constructor.
 
     >>> parse_spec("adamw(betas=(0.9, 0.95), weight_decay=0.1)")
     ('adamw', {'betas': (0.9, 0.95), 'weight_decay': 0.1})
+    >>> parse_spec("sgd(momentum=0.9, nesterov=true)")
+    ('sgd', {'momentum': 0.9, 'nesterov': True})
     """
+    if not isinstance(spec, str):
+        raise TypeError(f"an optimizer spec must be a string, got {type(spec).__name__}")
     try:
-        node = ast.parse(spec.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise ValueError(
-            f"malformed optimizer spec {spec!r}: {exc.msg} (column {exc.offset})"
-        ) from exc
-    call = node if isinstance(node, ast.Call) else None
-    target = call.func if call else node
-    if not isinstance(target, ast.Name) or (call and call.args):
-        raise ValueError(
-            f"malformed optimizer spec {spec!r}: expected name or name(key=value, ...), "
-            "e.g. 'sgd(momentum=0.9)'"
-        )
-    kwargs: dict[str, Any] = {}
-    for kw in call.keywords if call else ():
-        try:
-            kwargs[str(kw.arg)] = ast.literal_eval(kw.value)
-        except ValueError as exc:
-            raise ValueError(f"optimizer spec {spec!r}: `{kw.arg}` must be a literal") from exc
-    lookup(target.id)  # unknown names raise with a suggestion
-    return target.id, kwargs
+        value = read(spec, what="optimizer")
+    except SpecError as exc:
+        raise ValueError(f"malformed optimizer spec {spec!r}: {_SHAPE}; {exc}") from None
+    if isinstance(value, Word):
+        lookup(value)  # unknown names raise with a suggestion
+        return str(value), {}
+    if not isinstance(value, Call) or any(arg.key is None for arg in value.args):
+        raise ValueError(f"malformed optimizer spec {spec!r}: {_SHAPE}")
+    info = lookup(value.name)
+    try:
+        kwargs = value.keywords(f"optimizer spec {spec!r}", spec)
+    except SpecError as exc:
+        raise ValueError(str(exc)) from None
+    declared = getattr(info.cls, "hyper", {})
+    for key, arg in kwargs.items():
+        if _has(arg, Call) or (_has(arg, Word) and key in declared and declared[key].kind != "str"):
+            raise ValueError(
+                f"optimizer spec {spec!r}: `{key}` must be a literal (a number, true/false, "
+                "none, a list or a quoted string)"
+            )
+    return value.name, {k: plain(v) for k, v in kwargs.items()}
+
+
+_SHAPE = "expected name or name(key=value, ...), e.g. 'sgd(momentum=0.9)'"
+
+
+def _has(value: Any, kind: type) -> bool:
+    """Whether ``value`` is, or a list/tuple in it holds, a ``kind``."""
+    if isinstance(value, (list, tuple)):
+        return any(_has(v, kind) for v in value)
+    return isinstance(value, kind)
 
 
 def layer_key(name: str) -> str:

@@ -19,19 +19,65 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import numpy as np
 
+from lrkit.registry import Registry
 from lrkit.schedules.array_ops import MATH, NUMPY, TorchOps
 from lrkit.schedules.limits import check_tree
-from lrkit.schedules.params import Param, did_you_mean, normalize, param_of
+from lrkit.schedules.params import param_of
+from lrkit.spec import format_call
+from lrkit.validation import Param, did_you_mean, normalize, register_kind
 
 SCHEMA_VERSION = 1
 _INF = float("inf")
 
-_REGISTRY: dict[str, type[Schedule]] = {}
+_REGISTRY: Registry[type[Schedule]] = Registry("schedule")
 S = TypeVar("S", bound="type[Schedule]")
+V = TypeVar("V")
+
+
+class derived(Generic[V]):  # lower case: a decorator, like property
+    """A constant computed once from a schedule's fields, read as an attribute.
+
+    ``@derived def tau(self) -> int: ...`` is computed in ``__post_init__`` (a
+    bad combination of fields fails at construction) and stored in the
+    instance's dict, which shadows this non-data descriptor: a read is a plain
+    attribute lookup that ``torch.compile`` traces (``functools.cached_property``
+    takes a lock on Python 3.11 that it cannot). A derived value is not a field:
+    equality, repr and serialisation see only the fields.
+    """
+
+    def __init__(self, fn: Callable[[Any], V]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.name = fn.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type) -> derived[V]: ...
+    @overload
+    def __get__(self, obj: object, cls: type) -> V: ...
+    def __get__(self, obj: object | None, cls: type) -> derived[V] | V:
+        if obj is None:
+            return self
+        # Only reached while __post_init__ runs (a later derived value or
+        # build() reading an earlier one): compute and store it now.
+        value = self.fn(obj)
+        object.__setattr__(obj, self.name, value)
+        return value
+
+
+def _derived_names(cls: type) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        for key, value in vars(klass).items():
+            if isinstance(value, derived):
+                names[key] = None
+    return tuple(names)
 
 
 def register(name: str, summary: str) -> Callable[[S], S]:
@@ -39,11 +85,9 @@ def register(name: str, summary: str) -> Callable[[S], S]:
     under ``name``; ``summary`` is its one-line description in listings."""
 
     def deco(cls: S) -> S:
-        if name in _REGISTRY:
-            raise ValueError(f"schedule name {name!r} is already registered")
+        _REGISTRY.add(name, cls)  # a name taken twice is a ValueError
         cls.name = name
         cls.summary = summary
-        _REGISTRY[name] = cls
         return cls
 
     return deco
@@ -51,19 +95,12 @@ def register(name: str, summary: str) -> Callable[[S], S]:
 
 def list_schedules() -> list[str]:
     """Names of every registered schedule, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get(name: str) -> type[Schedule]:
     """The schedule class registered under ``name``."""
-    if not isinstance(name, str):
-        raise TypeError(f"schedule name must be a string, got {name!r}")
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown schedule {name!r}" + did_you_mean(name, list(_REGISTRY))
-        ) from None
+    return _REGISTRY.get_or_raise(name)
 
 
 class Schedule:
@@ -84,11 +121,8 @@ class Schedule:
             value = normalize(owner, f.name, param_of(f), getattr(self, f.name))
             object.__setattr__(self, f.name, value)
         self._check()
-        inner = self.build()
-        if inner is not None:
-            object.__setattr__(self, "_inner", inner)
-        for key, value in self.derive().items():
-            object.__setattr__(self, "_" + key, value)
+        for name in _derived_names(type(self)):
+            getattr(self, name)  # computes and stores it (see `derived`)
 
     def _check(self) -> None:
         """Cross-field validation; raise through :meth:`_fail`."""
@@ -100,14 +134,15 @@ class Schedule:
         """Recipes return the composition of primitives they evaluate."""
         return None
 
-    def derive(self) -> dict[str, Any]:
-        """Constants computed once from the fields, stored as ``_<key>``.
+    @derived
+    def _inner(self) -> Schedule | None:
+        """What :meth:`build` returned: the primitives a recipe evaluates (None for a primitive)."""
+        return self.build()
 
-        Plain attributes rather than ``functools.cached_property``, whose lock
-        ``torch.compile`` cannot trace. They are not fields: equality, repr,
-        serialisation and pickling see only the fields.
-        """
-        return {}
+    def _built(self) -> Schedule:
+        if self._inner is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither build() nor _eval()")
+        return self._inner
 
     @classmethod
     def example(cls) -> Schedule:
@@ -116,8 +151,7 @@ class Schedule:
 
     # -- evaluation -------------------------------------------------------
     def _eval(self, t: Any, ops: Any) -> Any:
-        inner: Schedule = self.__dict__["_inner"]
-        return inner._eval(t, ops)
+        return self._built()._eval(t, ops)
 
     def __call__(self, t: Any) -> Any:
         """Evaluate at ``t``: an int/float, a NumPy array or scalar, or a torch tensor.
@@ -190,27 +224,24 @@ class Schedule:
     # -- what a schedule declares about itself -----------------------------
     def bounds(self) -> tuple[float, float]:
         """``(lo, hi)``: every value lies in this closed interval."""
-        return self.__dict__["_inner"].bounds()  # type: ignore[no-any-return]
+        return self._built().bounds()
 
     def monotone(self) -> int | None:
         """+1 non-decreasing, -1 non-increasing, 0 constant, None neither/unknown."""
-        return self.__dict__["_inner"].monotone()  # type: ignore[no-any-return]
+        return self._built().monotone()
 
     def breakpoints(self) -> tuple[float, ...]:
         """Steps where a phase starts or ends (for plots and tests)."""
-        inner = self.__dict__.get("_inner")
-        return inner.breakpoints() if inner is not None else ()
+        return self._inner.breakpoints() if self._inner is not None else ()
 
     def horizon(self) -> float | None:
         """The step from which the value no longer changes, or None when it
         never settles (periodic, or decaying forever)."""
-        inner = self.__dict__.get("_inner")
-        return inner.horizon() if inner is not None else None
+        return self._inner.horizon() if self._inner is not None else None
 
     def continuous(self) -> bool:
         """True when the value is continuous in ``t`` (declared, and tested)."""
-        inner = self.__dict__.get("_inner")
-        return inner.continuous() if inner is not None else False
+        return self._inner.continuous() if self._inner is not None else False
 
     # -- data --------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -259,9 +290,8 @@ class Schedule:
         return target(**kwargs)
 
     def __str__(self) -> str:
-        from lrkit.schedules.spec import format_spec
-
-        return format_spec(self)
+        """The one-line spec, read back by :func:`lrkit.schedules.parse`."""
+        return format_call(self.name, self.changed_params())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.changed_params().items())
@@ -288,12 +318,13 @@ class Schedule:
 
     def __mul__(self, other: Any) -> Schedule:
         """``s * k`` (a number >= 0) is a Scale; ``s1 * s2`` a Product."""
-        from lrkit.schedules.compose import Product, Scale
-
+        # The combinators are registered schedules, looked up by name: this
+        # module imports none of the families (they import it).
+        product = _family("product")
         if isinstance(other, Schedule):
-            return Product((*_parts(Product, self), *_parts(Product, other)))
+            return product((*_parts(product, self), *_parts(product, other)))
         if _is_number(other):
-            return Scale(self, float(other))
+            return _family("scale")(self, float(other))
         return NotImplemented
 
     def __rmul__(self, other: Any) -> Schedule:
@@ -301,34 +332,33 @@ class Schedule:
 
     def __truediv__(self, other: Any) -> Schedule:
         """``s / k`` for a number ``k > 0``: a Scale by ``1 / k``."""
-        from lrkit.schedules.compose import Scale
-
         if not _is_number(other):
             return NotImplemented
         if not float(other) > 0:
             raise ValueError(
                 f"{type(self).__name__}: a schedule is divided by a number > 0, got {other!r}"
             )
-        return Scale(self, 1.0 / float(other))
+        return _family("scale")(self, 1.0 / float(other))
 
     def __add__(self, other: Any) -> Schedule:
         """``s1 + s2`` is a Sum; ``s + k`` adds a Constant (``s + 0`` is ``s``: ``sum()`` works)."""
-        from lrkit.schedules.compose import Sum
-        from lrkit.schedules.decay import Constant
-
+        total = _family("sum")
         if isinstance(other, Schedule):
-            return Sum((*_parts(Sum, self), *_parts(Sum, other)))
+            return total((*_parts(total, self), *_parts(total, other)))
         if _is_number(other):
-            return self if other == 0 else Sum((*_parts(Sum, self), Constant(float(other))))
+            constant = _family("constant")(float(other))
+            return self if other == 0 else total((*_parts(total, self), constant))
         return NotImplemented
 
     def __radd__(self, other: Any) -> Schedule:
-        from lrkit.schedules.compose import Sum
-        from lrkit.schedules.decay import Constant
-
+        total = _family("sum")
         if _is_number(other):
-            return self if other == 0 else Sum((Constant(float(other)), *_parts(Sum, self)))
+            constant = _family("constant")(float(other))
+            return self if other == 0 else total((constant, *_parts(total, self)))
         return NotImplemented
+
+
+register_kind("schedule", Schedule)  # `param(kind="schedule")` fields take a Schedule
 
 
 class Phase(Schedule):
@@ -347,13 +377,18 @@ class Phase(Schedule):
         return True
 
 
+def _family(name: str) -> Callable[..., Schedule]:
+    """A registered family, by name, to call with its own fields."""
+    return _REGISTRY[name]
+
+
 def _is_number(x: Any) -> bool:
     import numbers
 
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def _parts(kind: type, s: Schedule) -> tuple[Schedule, ...]:
+def _parts(kind: Any, s: Schedule) -> tuple[Schedule, ...]:
     """The terms of ``s`` when it is already a ``kind`` (a Sum or Product), else ``(s,)``."""
     return tuple(s.schedules) if type(s) is kind else (s,)  # type: ignore[attr-defined]
 

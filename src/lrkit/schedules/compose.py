@@ -11,6 +11,7 @@ from typing import Any
 from lrkit.schedules.array_ops import MATH
 from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.params import param
+from lrkit.schedules.spec import parse  # examples name other families by spec
 
 _TOL = 1e-12
 
@@ -113,10 +114,10 @@ class Join(Schedule):
 
     @classmethod
     def example(cls) -> Join:
-        from lrkit.schedules.cosine import Cosine
-        from lrkit.schedules.decay import Linear
-
-        return cls((Linear(steps=10, start=0.1, end=1.0), Cosine(steps=90, end=0.1)), (10,))
+        return cls(
+            (parse("linear(steps=10, start=0.1, end=1.0)"), parse("cosine(steps=90, end=0.1)")),
+            (10,),
+        )
 
 
 @register("scale", "a schedule times a constant factor")
@@ -153,9 +154,7 @@ class Scale(Schedule):
 
     @classmethod
     def example(cls) -> Scale:
-        from lrkit.schedules.cosine import Cosine
-
-        return cls(Cosine(steps=100), factor=0.5)
+        return cls(parse("cosine(steps=100)"), factor=0.5)
 
 
 class _Combination(Schedule):
@@ -208,10 +207,7 @@ class Product(_Combination):
 
     @classmethod
     def example(cls) -> Product:
-        from lrkit.schedules.cyclic import Cyclic
-        from lrkit.schedules.decay import Linear
-
-        return cls((Linear(steps=200, end=0.2), Cyclic(up=10, low=0.5)))
+        return cls((parse("linear(steps=200, end=0.2)"), parse("cyclic(up=10, low=0.5)")))
 
 
 @register("sum", "the sum of schedules")
@@ -236,10 +232,7 @@ class Sum(_Combination):
 
     @classmethod
     def example(cls) -> Sum:
-        from lrkit.schedules.cosine import Cosine
-        from lrkit.schedules.decay import Constant
-
-        return cls((Constant(0.1), Cosine(steps=100, end=0.2)))
+        return cls((parse("constant(0.1)"), parse("cosine(steps=100, end=0.2)")))
 
 
 @register("minimum", "the smallest of schedules at each step")
@@ -265,10 +258,9 @@ class Minimum(_Combination):
 
     @classmethod
     def example(cls) -> Minimum:
-        from lrkit.schedules.cosine import Cosine
-        from lrkit.schedules.decay import Linear
-
-        return cls((Linear(steps=100, start=0.0, end=1.0), Cosine(steps=200, end=0.1)))
+        return cls(
+            (parse("linear(steps=100, start=0.0, end=1.0)"), parse("cosine(steps=200, end=0.1)"))
+        )
 
 
 @register("maximum", "the largest of schedules at each step")
@@ -294,10 +286,7 @@ class Maximum(_Combination):
 
     @classmethod
     def example(cls) -> Maximum:
-        from lrkit.schedules.cosine import Cosine
-        from lrkit.schedules.decay import Exponential
-
-        return cls((Exponential(gamma=0.97), Cosine(steps=200, end=0.2)))
+        return cls((parse("exponential(gamma=0.97)"), parse("cosine(steps=200, end=0.2)")))
 
 
 @register("clip", "a schedule clipped to [low, high]")
@@ -342,9 +331,7 @@ class Clip(Schedule):
 
     @classmethod
     def example(cls) -> Clip:
-        from lrkit.schedules.cyclic import Cyclic
-
-        return cls(Cyclic(up=10, low=0.0), low=0.2, high=0.8)
+        return cls(parse("cyclic(up=10, low=0.0)"), low=0.2, high=0.8)
 
 
 @register("repeat", "a schedule restarted every period steps")
@@ -379,9 +366,7 @@ class Repeat(Schedule):
 
     @classmethod
     def example(cls) -> Repeat:
-        from lrkit.schedules.cosine import Cosine
-
-        return cls(Cosine(steps=40, end=0.1), period=50)
+        return cls(parse("cosine(steps=40, end=0.1)"), period=50)
 
 
 @register("shift", "a schedule read offset steps ahead: schedule(t + offset)")
@@ -419,9 +404,7 @@ class Shift(Schedule):
 
     @classmethod
     def example(cls) -> Shift:
-        from lrkit.schedules.cosine import Cosine
-
-        return cls(Cosine(steps=100, end=0.1), offset=30.0)
+        return cls(parse("cosine(steps=100, end=0.1)"), offset=30.0)
 
 
 __all__ = ["Clip", "Join", "Maximum", "Minimum", "Product", "Repeat", "Scale", "Shift", "Sum"]

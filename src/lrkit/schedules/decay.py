@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit.schedules.array_ops import MATH, log_rising_product, stirling_correction
-from lrkit.schedules.base import Phase, Schedule, register
+from lrkit.schedules.base import Phase, Schedule, derived, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import progress, segment
 
@@ -244,12 +244,13 @@ class TimeBased(Schedule):
 
     decay: float = param(kind="float", lo=1e-12)
 
-    def derive(self) -> dict[str, Any]:
-        return {"correction": stirling_correction(1.0 + 1.0 / self.decay, MATH)}
+    @derived
+    def _correction(self) -> float:
+        return stirling_correction(1.0 + 1.0 / self.decay, MATH)  # type: ignore[no-any-return]
 
     def _eval(self, t: Any, ops: Any) -> Any:
         n = ops.floor(t)
-        return ops.exp(-log_rising_product(self.decay, n, ops, self.__dict__["_correction"]))
+        return ops.exp(-log_rising_product(self.decay, n, ops, self._correction))
 
     def bounds(self) -> tuple[float, float]:
         return (0.0, 1.0)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.schedules.array_ops import MATH
-from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.base import Schedule, derived, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import SHAPES, segment
 
@@ -116,20 +116,21 @@ class Multiplicative(Schedule):
     factor: Schedule = param(kind="schedule")
     steps: int = param(kind="int", lo=1, hi=10_000_000)
 
-    def derive(self) -> dict[str, Any]:
-        factors = self.factor(np.arange(1, self.steps + 1, dtype=np.float64))
-        with np.errstate(over="ignore", under="ignore"):
-            table = np.concatenate([[1.0], np.cumprod(factors)])
-        return {"table": table, "device_tables": {}}
-
-    @property
+    @derived
     def table(self) -> np.ndarray:
         """``table[n] = prod_{k=1..n} factor(k)`` for ``n = 0..steps``."""
-        return self.__dict__["_table"]  # type: ignore[no-any-return]
+        factors = self.factor(np.arange(1, self.steps + 1, dtype=np.float64))
+        with np.errstate(over="ignore", under="ignore"):
+            return np.concatenate([[1.0], np.cumprod(factors)])
+
+    @derived
+    def _device_tables(self) -> dict[Any, Any]:
+        """``table`` copied to each device it has been evaluated on."""
+        return {}
 
     def _eval(self, t: Any, ops: Any) -> Any:
         n = ops.minimum(ops.floor(t), float(self.steps))
-        return ops.take(self.table, n, self.__dict__["_device_tables"])
+        return ops.take(self.table, n, self._device_tables)
 
     def bounds(self) -> tuple[float, float]:
         return (float(self.table.min()), float(self.table.max()))

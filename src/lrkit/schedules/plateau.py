@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 _STATE_KEYS = ("scale", "best", "num_bad", "cooldown_left", "last_metric", "steps")
 

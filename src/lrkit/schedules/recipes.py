@@ -13,9 +13,10 @@ from lrkit.schedules.base import Schedule, register
 from lrkit.schedules.compose import Join
 from lrkit.schedules.cosine import Cosine
 from lrkit.schedules.decay import Constant, Linear
-from lrkit.schedules.params import Param, normalize, param
+from lrkit.schedules.params import param
 from lrkit.schedules.piecewise import Piecewise
 from lrkit.schedules.shapes import SHAPES
+from lrkit.validation import Param, normalize
 
 
 def _join(phases: list[tuple[Schedule, int]]) -> Schedule:

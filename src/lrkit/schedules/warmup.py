@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from lrkit.schedules.base import Schedule, register
+from lrkit.schedules.base import Schedule, derived, register
 from lrkit.schedules.params import param
 from lrkit.schedules.shapes import SHAPES, progress, segment
 
@@ -140,13 +140,10 @@ class UntunedWarmup(_WarmupFactor):
     beta2: float = param(0.999, kind="float", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     shape: str = param("linear", kind="str", choices=("linear", "exponential"))
 
-    def derive(self) -> dict[str, Any]:
-        return {"tau": int((2.0 if self.shape == "linear" else 1.0) / (1.0 - self.beta2))}
-
-    @property
+    @derived
     def tau(self) -> int:
         """The warmup period, truncated to an integer as pytorch_warmup does."""
-        return self.__dict__["_tau"]  # type: ignore[no-any-return]
+        return int((2.0 if self.shape == "linear" else 1.0) / (1.0 - self.beta2))
 
     def factor(self, t: Any, ops: Any) -> Any:
         if self.shape == "linear":
@@ -197,23 +194,20 @@ class RAdamWarmup(_WarmupFactor):
     schedule: Schedule = param(kind="schedule")
     beta2: float = param(0.999, kind="float", lo=0.6, hi=0.999999, lo_open=True)
 
-    def derive(self) -> dict[str, Any]:
-        from lrkit.schedules.array_ops import MATH
-
-        rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
-        offset = 1
-        while _rho(float(offset), self.beta2, rho_inf, MATH) <= 4.0:
-            offset += 1
-        return {"rho_inf": rho_inf, "offset": offset}
-
-    @property
+    @derived
     def rho_inf(self) -> float:
-        return self.__dict__["_rho_inf"]  # type: ignore[no-any-return]
+        """``rho_inf = 2 / (1 - beta2) - 1``, RAdam's limit of the SMA length."""
+        return 2.0 / (1.0 - self.beta2) - 1.0
 
-    @property
+    @derived
     def offset(self) -> int:
         """``delta``: the first step with ``rho_delta > 4``."""
-        return self.__dict__["_offset"]  # type: ignore[no-any-return]
+        from lrkit.schedules.array_ops import MATH
+
+        offset = 1
+        while _rho(float(offset), self.beta2, self.rho_inf, MATH) <= 4.0:
+            offset += 1
+        return offset
 
     def factor(self, t: Any, ops: Any) -> Any:
         r_inf = self.rho_inf

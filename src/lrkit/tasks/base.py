@@ -26,7 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lrkit.schedules.params import Param, did_you_mean, normalize
+from lrkit.registry import Registry
+from lrkit.validation import Param, normalize
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -167,14 +168,14 @@ class TaskInfo:
     needs: str | None = None  # the optional package it needs, if any
 
 
-TASKS: dict[str, TaskInfo] = {}
+TASKS: Registry[TaskInfo] = Registry("task")
 
 
 def register_task(
     name: str, description: str, *, needs: str | None = None
 ) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
     def add(build: Callable[..., Task]) -> Callable[..., Task]:
-        TASKS[name] = TaskInfo(name, description, build, needs)
+        TASKS.add(name, TaskInfo(name, description, build, needs))
         return build
 
     return add
@@ -182,7 +183,7 @@ def register_task(
 
 def list_tasks() -> list[TaskInfo]:
     """Every registered task, sorted by name."""
-    return [TASKS[k] for k in sorted(TASKS)]
+    return [TASKS[k] for k in TASKS.names()]
 
 
 def make_task(name: str, *, seed: int = 0, **options: Any) -> Task:
@@ -194,13 +195,9 @@ def make_task(name: str, *, seed: int = 0, **options: Any) -> Task:
     >>> task.loss(next(iter(task.train))).item() > 0
     True
     """
-    if name not in TASKS:
-        raise ValueError(
-            f"make_task: unknown task {name!r}; known: {', '.join(sorted(TASKS))}"
-            + did_you_mean(name, list(TASKS))
-        )
+    info = TASKS.get_or_raise(name, "make_task: ")
     seed = int(normalize("make_task", "seed", Param(kind="int", lo=0), seed))
-    build = TASKS[name].build
+    build = info.build
     accepted = [p for p in inspect.signature(build).parameters if p != "seed"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from lrkit.extras import require
-from lrkit.schedules.params import Param, normalize
 from lrkit.tasks.base import Batches, Task, classification_metrics, register_task, seeded_model
+from lrkit.validation import Param, normalize
 
 BATCH = Param(kind="int", lo=1)
 

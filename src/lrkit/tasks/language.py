@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrkit.schedules.params import Param, normalize
 from lrkit.tasks.base import Batches, Task, register_task, seeded_model
+from lrkit.validation import Param, normalize
 
 ALPHABET = " ,.abcdefghijklmnopqrstuvwxyz"
 CORPUS_CHARS = 1 << 20

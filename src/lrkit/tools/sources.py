@@ -21,7 +21,6 @@ they replace on one figure:
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib
 import inspect
@@ -34,9 +33,10 @@ import numpy as np
 
 from lrkit.extras import require
 from lrkit.schedules import Schedule, parse
-from lrkit.schedules.params import did_you_mean
+from lrkit.spec import Call, SpecError, plain, read
 from lrkit.tools.data_files import SUFFIXES as FILE_SUFFIXES
 from lrkit.tools.data_files import DataFileError, read_data_file
+from lrkit.validation import did_you_mean
 
 LIBRARIES = ("torch", "transformers", "timm", "keras", "optax")
 TIMM_NAMES = {
@@ -229,7 +229,8 @@ def _compat_parts(source: str) -> tuple[str, str] | None:
 def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The compat callable a source names, and its keyword arguments."""
     parts = _compat_parts(source)
-    assert parts is not None
+    if parts is None:
+        raise SourceError(f"{source!r} names no compat library (lib:Name)")
     lib, name = parts
     kwargs = {**_inline_kwargs(source), **options}
     module = importlib.import_module(f"lrkit.compat.{lib}")
@@ -243,7 +244,7 @@ def _compat(source: str, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any
         kwargs = _hf_kwargs(kwargs)
         return (lambda opt, **kw: module.get_scheduler(name, opt, **kw)), kwargs
     name = TIMM_NAMES.get(name, name) if lib == "timm" else name
-    public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+    public = [n for n in module.__all__ if callable(getattr(module, n))]
     if name not in public:
         raise SourceError(f"unknown scheduler {source!r}" + did_you_mean(name, public))
     return getattr(module, name), kwargs
@@ -256,19 +257,26 @@ def _hf_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _inline_kwargs(source: str) -> dict[str, Any]:
-    _, paren, rest = source.partition("(")
-    if not paren:
+    """``lib:Name(key=value, ...)``'s keywords, read with lrkit's one call syntax."""
+    text = source.partition(":")[2].strip()
+    if "(" not in text:
         return {}
     try:
-        call = ast.parse("f(" + rest, mode="eval").body
-    except SyntaxError as exc:
-        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
-    if not isinstance(call, ast.Call) or call.args:
+        call = read(text, what="scheduler call")
+    except SpecError as exc:
+        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from None
+    if not isinstance(call, Call):
+        raise SourceError(f"malformed scheduler arguments in {source!r}: expected Name(key=value)")
+    if any(arg.key is None for arg in call.args):
         raise SourceError(f"{source!r}: give arguments by keyword, e.g. name(steps=100)")
     try:
-        return {str(kw.arg): ast.literal_eval(kw.value) for kw in call.keywords}
-    except ValueError as exc:
-        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from exc
+        kwargs = call.keywords(repr(source), text)
+    except SpecError as exc:
+        raise SourceError(f"malformed scheduler arguments in {source!r}: {exc}") from None
+    for key, value in kwargs.items():
+        if isinstance(value, Call):
+            raise SourceError(f"{source!r}: `{key}` must be a literal, got a call")
+    return {k: plain(v) for k, v in kwargs.items()}
 
 
 def _compat_curve(source: Source, steps: int, every_step: bool) -> Curve:

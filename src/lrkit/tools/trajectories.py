@@ -25,9 +25,9 @@ import torch
 from lrkit.extras import require
 from lrkit.optim.base import lookup
 from lrkit.optim.factory import parse_spec
-from lrkit.schedules.params import Param, did_you_mean, normalize
 from lrkit.tasks.functions import SURFACES, Surface
 from lrkit.tools.figure import check_output, saved_figure
+from lrkit.validation import Param, did_you_mean, normalize
 
 DEFAULT_OPTIMIZERS = ("sgd", "sgd(momentum=0.9)", "adam", "rmsprop")
 LR_GRID = tuple(float(x) for x in np.logspace(-4, 1, 26))
