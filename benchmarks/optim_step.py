@@ -9,8 +9,9 @@ one step, its ratio to the fastest peer measured in the same run, and its
 ratio to the bytes-moved floor: the minimal bytes per parameter (each input
 read once, each output written once; ``FLOOR_BYTES``) times the parameter
 count, divided by the in-place streaming bandwidth measured at the start of
-the run (``copy_bandwidth``). Peers that are not installed are skipped. Gradients are random, so AdamP's
-and SGDP's projection (which costs the peers more) rarely triggers.
+the run (``copy_bandwidth``). Peers that are not installed are skipped.
+Gradients are random, so AdamP's and SGDP's projection (which costs the
+peers more) rarely triggers.
 """
 
 from __future__ import annotations

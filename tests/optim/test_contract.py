@@ -370,8 +370,8 @@ ERRORS = [
         lo.RAdam,
         dict(impl="fused"),
         ValueError,
-        "RAdam: `impl='fused'` is available for AdamP, SGDP and Lamb (lrkit's kernels) and, "
-        "on the CPU, for Adam, AdamW, SGD and Adagrad (torch's)",
+        "RAdam: `impl='fused'` is available for AdamP, Lamb and SGDP (lrkit's kernels) and, "
+        "on the CPU, for Adagrad, Adam, AdamW and SGD (torch's)",
     ),
     (
         lo.Adam,

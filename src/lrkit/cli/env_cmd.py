@@ -1,4 +1,5 @@
-"""``lrkit env``: versions, devices, Triton, CUDA and lrkit's kernels, for a bug report.
+"""``lrkit env``: versions, devices, Triton, CUDA, lrkit's kernels and the path
+``impl="auto"`` takes for each optimizer, for a bug report.
 
 ``--build-kernels`` compiles lrkit's fused CPU kernels once for this machine
 (Note [auto fused]: ``impl="auto"`` uses them from then on).
@@ -45,7 +46,26 @@ def report() -> dict[str, Any]:
         "packages": {name: _version(name) for name in PACKAGES},
     }
     info.update(_torch())
+    if info.get("torch_threads") is not None:
+        info["auto_paths"] = auto_paths()
     return info
+
+
+def auto_paths() -> dict[str, str]:
+    """What ``impl="auto"`` runs on this machine for a float32 CPU parameter, by
+    optimizer (``opt.explain()`` says it for a real model's groups)."""
+    import torch
+
+    from lrkit.optim import dispatch, list_optimizers
+
+    param = torch.zeros(4, 4, requires_grad=True)
+    param.grad = torch.zeros(4, 4)
+    out = {}
+    for info in list_optimizers():
+        opt = info.cls([param], lr=1e-3)  # type: ignore[call-arg]
+        group = opt.param_groups[0]
+        out[info.name] = dispatch.resolve(opt, group, [param], scaled=False).name
+    return out
 
 
 def _version(name: str) -> str | None:
@@ -94,8 +114,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _human(info: dict[str, Any]) -> str:
     width = 2 + max(len(k) for k in [*info, *info["packages"]])
-    lines = [f"{k:<{width}}{v}" for k, v in info.items() if k != "packages"]
+    lines = [f"{k:<{width}}{v}" for k, v in info.items() if k not in ("packages", "auto_paths")]
     lines += [f"{k:<{width}}{v or '-'}" for k, v in info["packages"].items()]
+    paths = info.get("auto_paths", {})
+    if paths:
+        lines.append("impl='auto' on a float32 CPU parameter:")
+        pad = 2 + max(len(k) for k in paths)
+        lines += [f"  {k:<{pad}}{v}" for k, v in paths.items()]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from torch.optim.adagrad import adagrad as torch_adagrad
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     foreach_add_scaled_,
     foreach_weight_decay_,
@@ -19,7 +20,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 
 @register(
@@ -88,7 +89,13 @@ class Adagrad(Optimizer):
         return ("sum",)
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, s = group["lr"], buf["sum"]
         g = weight_decay_(group, p, g)
@@ -107,6 +114,7 @@ class Adagrad(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, s = group["lr"], bufs["sum"]
         grads = foreach_weight_decay_(group, params, grads)
@@ -125,7 +133,11 @@ class Adagrad(Optimizer):
         return True
 
     def _torch_step(
-        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        states: list[dict[str, Any]],
+        ctx: StepContext,
     ) -> None:
         torch_adagrad(
             params,

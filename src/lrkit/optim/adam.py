@@ -12,6 +12,7 @@ from torch.optim.adam import adam as torch_adam
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     foreach_add_scaled_,
     foreach_square_average_,
@@ -21,7 +22,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 
 @register("adam", "Adam with bias correction, AMSGrad and L2 weight decay", "torch.optim.Adam")
@@ -88,7 +89,13 @@ class Adam(Optimizer):
         )
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v = buf["exp_avg"], buf["exp_avg_sq"]
@@ -113,6 +120,7 @@ class Adam(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
@@ -136,7 +144,11 @@ class Adam(Optimizer):
         return True
 
     def _torch_step(
-        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        states: list[dict[str, Any]],
+        ctx: StepContext,
     ) -> None:
         beta1, beta2 = group["betas"]
         torch_adam(

@@ -13,6 +13,7 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     as_float,
@@ -20,9 +21,9 @@ from lrkit.optim.base import (
     foreach_square_average_,
     register,
 )
-from lrkit.optim.fused import row_segments, rows
 from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE, UNIT
-from lrkit.schedules.params import Param
+from lrkit.optim.layout import row_segments, rows
+from lrkit.validation import Param
 
 # Note [projection]: for a parameter with more than one dimension, AdamP and
 # SGDP look at the cosine similarity of its gradient and its value, first per
@@ -230,6 +231,7 @@ class AdamP(Optimizer):
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps = as_float(group["lr"]), group["betas"], group["eps"]
         m, v, nesterov = bufs["exp_avg"], bufs["exp_avg_sq"], group["nesterov"]
@@ -247,7 +249,13 @@ class AdamP(Optimizer):
         )
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps, wd = (
             group["lr"],
@@ -272,6 +280,7 @@ class AdamP(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps, wd = (
             group["lr"],

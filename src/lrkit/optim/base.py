@@ -30,14 +30,7 @@ kernels (folded into the factor of Note [gradients], so ``p.grad`` stays
 scaled) and, when ``found_inf`` is set, returns without touching params,
 state or step counters. Reading ``found_inf`` costs a sync on CUDA.
 
-Note [auto fused]: ``impl="auto"`` runs, per group, the fastest path that is
-correct and ready: torch's fused CPU kernel for Adam, AdamW, SGD and Adagrad
-(without ``max_grad_norm``); lrkit's fused CPU kernels for AdamP, SGDP and LAMB
-once they are built (``fused_cpu.built()``: the first explicit
-``impl="fused"``, or ``lrkit env --build-kernels``, compiles them once per
-machine), decided when the optimizer is built so that a run never switches
-paths midway; otherwise the foreach path. Since the paths round differently,
-pin ``impl=`` for bitwise equal runs on machines with and without the build.
+Note [auto fused] (which path a step runs) is in ``optim/dispatch.py``.
 
 Note [step counter]: optimizers whose reference keeps ``state["step"]`` keep it
 as torch does, a 0-dim float32 tensor on the CPU, so state dicts move between
@@ -49,13 +42,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
 
+from lrkit.optim.dispatch import PATHS, Path, StepContext, check_fused, resolve
 from lrkit.optim.hyper import (
     MAX_GRAD_NORM,
     check_betas,
@@ -65,12 +58,22 @@ from lrkit.optim.hyper import (
     impl_from_torch_keywords,
     step_values,
 )
+from lrkit.optim.layout import PLAIN, Buffers, TensorList, torch_fused_ok
 from lrkit.optim.state_dicts import check_buffers, check_state_dict
-from lrkit.schedules.params import Param, did_you_mean, normalize
-
-TensorList = list[Tensor] | tuple[Tensor, ...]  # what torch._foreach_* take and return
-PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass such as DTensor: what fused kernels take
-Buffers = dict[str, TensorList]
+from lrkit.optim.updates import (
+    add_scaled_,
+    as_float,
+    foreach_add_scaled_,
+    foreach_square_average_,
+    foreach_weight_decay_,
+    global_norm,
+    grads_of,
+    prepare_grad,
+    prepare_grads,
+    weight_decay_,
+)
+from lrkit.registry import Registry
+from lrkit.validation import Param, normalize
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -101,7 +104,6 @@ class Optimizer(torch.optim.Optimizer):
             "impl": impl_from_torch_keywords(owner, impl, torch_keywords),
             "max_grad_norm": normalize(owner, "max_grad_norm", MAX_GRAD_NORM, max_grad_norm),
         }
-        self._fresh: set[int] = set()  # ids of params whose state this step created
         self._check_group(defaults)
         if isinstance(params, Tensor):
             raise TypeError(
@@ -198,37 +200,7 @@ class Optimizer(torch.optim.Optimizer):
         return cls.fused_kernels or (torch_kernel and device == "cpu")
 
     def _check_fused(self, tensors: list[Tensor]) -> None:
-        """``impl="fused"`` takes plain CPU or CUDA tensors, in the dtypes its kernels have."""
-        from lrkit.optim.fused import DTYPES
-
-        owner = type(self).__name__
-        for p in tensors:
-            device = p.device.type
-            if device not in DTYPES:
-                raise ValueError(
-                    f"{owner}: `impl='fused'` runs on CPU and CUDA tensors, got one on {device}; "
-                    "use impl='auto', 'foreach' or 'reference'"
-                )
-            if type(p) not in PLAIN:
-                raise ValueError(
-                    f"{owner}: `impl='fused'` takes plain tensors, got a {type(p).__name__} "
-                    "(sharded parameters run with impl='auto' or 'foreach')"
-                )
-            if not self.fused_on(device):
-                raise ValueError(
-                    f"{owner}: `impl='fused'` is available for AdamP, SGDP and Lamb (lrkit's "
-                    "kernels) and, on the CPU, for Adam, AdamW, SGD and Adagrad (torch's); use "
-                    "impl='auto' or 'foreach'"
-                )
-            if self.fused_kernels and p.dtype not in DTYPES[device]:
-                names = " or ".join(str(d).removeprefix("torch.") for d in DTYPES[device])
-                raise ValueError(
-                    f"{owner}: `impl='fused'` on {device} takes {names} params, got {p.dtype}; "
-                    "use impl='auto' or 'foreach'"
-                )
-        cuda = any(p.device.type == "cuda" for p in tensors)
-        if cuda and importlib.util.find_spec("triton") is None:
-            raise ValueError(f"{owner}: `impl='fused'` on CUDA needs triton (pip install triton)")
+        check_fused(self, tensors, [info.cls for info in REGISTRY.values()])
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict of this class or of the reference implementation.
@@ -299,23 +271,50 @@ class Optimizer(torch.optim.Optimizer):
         coef: Tensor = (max_norm / (norm + 1e-6)).clamp(max=1.0)
         return coef
 
+    def explain(self) -> str:
+        """Which path each param group's next step runs, and why (Note [auto fused]).
+
+        >>> import torch, lrkit.optim as lo
+        >>> print(lo.SGD([torch.zeros(3, requires_grad=True)], lr=0.1, impl="reference").explain())
+        group 0 (1 tensor): reference -- impl='reference': the per-tensor update
+        """
+        scaled = self.max_grad_norm is not None
+        lines = []
+        for i, group in enumerate(self.param_groups):
+            n = len(group["params"])
+            path = resolve(self, cast(dict[str, Any], step_values(group)), group["params"], scaled)
+            lines.append(f"group {i} ({n} tensor{'s' if n != 1 else ''}): {path}")
+        return "\n".join(lines)
+
     def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
-        """Initialise state, count the step, then run the chosen implementation."""
+        """One group's step: the algorithm's per-step bookkeeping, the state of new
+        params, then the path :func:`resolve` picks, with an explicit :class:`StepContext`."""
+        now = self._begin_group(group)  # also for a group without grads, as timm's Lamb counts
         if not params:
+            self._end_group(group)
             return
-        impl = group["impl"]
-        group = cast(dict[str, Any], step_values(group))  # Note [tensor hyperparameters]
+        view = cast(dict[str, Any], step_values(group))  # Note [tensor hyperparameters]
         states = [self.state[p] for p in params]
-        self._fresh = self._ensure_state(group, params, states)
-        if (
-            impl in ("auto", "fused")
-            and coef is None
-            and self._torch_kernel(group)
-            and torch_fused_ok(params)
-        ):
-            check_buffers(type(self).__name__, params, states, self._buffers(group))
-            self._torch_step(group, params, states)
-            return
+        fresh = frozenset(self._ensure_state(view, params, states))
+        path = resolve(self, view, params, coef is not None)
+        if path.name == "torch":
+            check_buffers(type(self).__name__, params, states, self._buffers(view))
+            self._torch_step(view, params, states, StepContext(fresh, coef, now))
+        else:
+            self._lrkit_step(view, params, states, path, StepContext(fresh, coef, now))
+        self._end_group(group)
+
+    def _lrkit_step(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        states: list[dict[str, Any]],
+        path: Path,
+        ctx: StepContext,
+    ) -> None:
+        """The reference, fused and foreach paths: count the step, view complex
+        tensors as real, then run ``_reference``, ``_fused`` (falling back to
+        ``_foreach`` for the tensors the kernels do not take) or ``_foreach``."""
         steps: list[float] = []
         if self.steps_in_state:
             tensors = [s["step"] for s in states]
@@ -332,22 +331,22 @@ class Optimizer(torch.optim.Optimizer):
         real = self.supports_complex and any(p.is_complex() for p in params)
         view = torch.view_as_real if real else _same
         ps = [_real(p, view) for p in params]
-        self._fresh |= {id(v) for v, p in zip(ps, params, strict=True) if id(p) in self._fresh}
+        fresh = {id(v) for v, p in zip(ps, params, strict=True) if id(p) in ctx.fresh}
+        ctx = dataclasses.replace(ctx, fresh=ctx.fresh | fresh)
         bufs = {k: [_real(s[k], view) for s in states] for k in keys}
-        if impl == "reference":
-            gs = [
-                prepare_grad(_real(p.grad, view), group.get("maximize", False), coef)
-                for p in params
-            ]
-            for i in range(len(ps)):
-                self._reference(
-                    group, ps[i], gs[i], {k: v[i] for k, v in bufs.items()}, *steps[i : i + 1]
-                )
+        maximize, coef = group.get("maximize", False), ctx.coef
+        if path.name == "reference":
+            for i, p in enumerate(params):
+                g = prepare_grad(_real(p.grad, view), maximize, coef)
+                step = steps[i] if steps else 0.0
+                self._reference(group, ps[i], g, {k: v[i] for k, v in bufs.items()}, step, ctx)
             return
         gs = [_real(p.grad, view) for p in params]
-        if self.fused_kernels and (impl == "fused" or (impl == "auto" and self._auto_kernels)):
+        if path.name == "fused":
             check_buffers(type(self).__name__, params, states, keys)
-            rest = self._fused_step(group, ps, gs, bufs, steps, coef, cpu_only=impl == "auto")
+            rest = self._fused_step(
+                group, ps, gs, bufs, steps, ctx, cpu_only=group["impl"] == "auto"
+            )
             if not rest:
                 return
             ps, gs = [ps[i] for i in rest], [gs[i] for i in rest]
@@ -361,13 +360,8 @@ class Optimizer(torch.optim.Optimizer):
             part_steps = [steps[i] for i in indices] if steps else []
             for batch, batch_steps in cache_batches(tensors, part_steps, self.splittable):
                 p_, g_, *b_ = batch
-                self._foreach(
-                    group,
-                    p_,
-                    prepare_grads(g_, group.get("maximize", False), coef),
-                    dict(zip(keys, b_, strict=True)),
-                    batch_steps,
-                )
+                grads = prepare_grads(g_, maximize, coef)
+                self._foreach(group, p_, grads, dict(zip(keys, b_, strict=True)), batch_steps, ctx)
 
     def _ensure_state(
         self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
@@ -394,7 +388,7 @@ class Optimizer(torch.optim.Optimizer):
         gs: list[Tensor],
         bufs: dict[str, list[Tensor]],
         steps: list[float],
-        coef: Tensor | None,
+        ctx: StepContext,
         cpu_only: bool = False,
     ) -> list[int]:
         """``_fused`` (optim/fused.py) on the tensors the kernels take, one call per
@@ -411,8 +405,8 @@ class Optimizer(torch.optim.Optimizer):
             else:
                 rest.append(i)
         scale = -1.0 if group.get("maximize", False) else 1.0
-        if coef is not None:
-            scale *= float(coef)
+        if ctx.coef is not None:
+            scale *= float(ctx.coef)
         for (device, _, step), idx in calls.items():
             self._fused(
                 group,
@@ -422,6 +416,7 @@ class Optimizer(torch.optim.Optimizer):
                 {k: [bufs[k][i] for i in idx] for k in keys},
                 step,
                 scale,
+                ctx,
             )
         return rest
 
@@ -437,8 +432,22 @@ class Optimizer(torch.optim.Optimizer):
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ()
 
+    def _begin_group(self, group: dict[str, Any]) -> Any:
+        """Per-group bookkeeping before the update (a group step counter, schedule-free's
+        averaging weight); what it returns reaches the paths as ``ctx.now``."""
+        return None
+
+    def _end_group(self, group: dict[str, Any]) -> None:
+        """Per-group bookkeeping after the update."""
+
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         raise NotImplementedError
 
@@ -449,6 +458,7 @@ class Optimizer(torch.optim.Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         raise NotImplementedError
 
@@ -461,6 +471,7 @@ class Optimizer(torch.optim.Optimizer):
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
+        ctx: StepContext,
     ) -> None:
         """The update with lrkit's fused ``kernels`` for the params' device (when
         ``fused_kernels``; optim/fused.py); the grads are raw, ``g = scale * grad``
@@ -473,14 +484,13 @@ class Optimizer(torch.optim.Optimizer):
         return False
 
     def _torch_step(
-        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        states: list[dict[str, Any]],
+        ctx: StepContext,
     ) -> None:
         raise NotImplementedError
-
-
-def grads_of(params: list[Tensor]) -> list[Tensor]:
-    """The ``.grad`` of params known to have one."""
-    return [cast(Tensor, p.grad) for p in params]
 
 
 def _same(t: Tensor) -> Tensor:
@@ -533,103 +543,6 @@ def cache_batches(
     return [(b, s if steps else []) for b, s in batches]
 
 
-def global_norm(grads: TensorList) -> Tensor:
-    """The 2-norm of all ``grads`` together, on the first one's device."""
-    by_device: dict[torch.device, list[Tensor]] = {}
-    for g in grads:
-        by_device.setdefault(g.device, []).append(g)
-    device = grads[0].device
-    norms = [n.to(device) for gs in by_device.values() for n in torch._foreach_norm(gs, 2.0)]
-    total: Tensor = torch.linalg.vector_norm(torch.stack(norms), 2.0)
-    return total
-
-
-def prepare_grad(grad: Tensor, maximize: bool, coef: Tensor | None) -> Tensor:
-    """The ``g`` of Note [gradients] for one tensor (a new tensor when it differs)."""
-    if coef is not None:
-        return grad * (-coef.to(grad.device) if maximize else coef.to(grad.device))
-    return -grad if maximize else grad
-
-
-def prepare_grads(grads: TensorList, maximize: bool, coef: Tensor | None) -> TensorList:
-    """:func:`prepare_grad` for a list of tensors on one device."""
-    if coef is not None:
-        c = coef.to(grads[0].device)
-        return torch._foreach_mul(grads, -c if maximize else c)
-    return torch._foreach_neg(grads) if maximize else grads
-
-
-def add_scaled_(p: Tensor, x: Tensor, scale: float | Tensor) -> None:
-    """``p += scale * x`` for a float or tensor ``scale``."""
-    if isinstance(scale, Tensor):
-        p.add_(x * scale)
-    else:
-        p.add_(x, alpha=scale)
-
-
-def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tensor) -> None:
-    """``p += scale * x`` for lists, with a float or tensor ``scale``."""
-    if isinstance(scale, Tensor):
-        torch._foreach_add_(params, torch._foreach_mul(xs, scale.to(params[0].device)))
-    else:
-        torch._foreach_add_(params, xs, alpha=scale)
-
-
-def foreach_square_average_(v: TensorList, grads: TensorList, beta2: float) -> None:
-    """Adam's second moment for lists: ``v <- beta2 * v + (1 - beta2) * g^2``."""
-    torch._foreach_mul_(v, beta2)
-    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-
-
-def weight_decay_(group: dict[str, Any], p: Tensor, g: Tensor) -> Tensor:
-    """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group has a
-    true ``decoupled_weight_decay``, else ``g <- g + wd p`` (L2); returns ``g``."""
-    lr, wd = group["lr"], group["weight_decay"]
-    if wd == 0:
-        return g
-    if group.get("decoupled_weight_decay", False):
-        p.mul_(1 - lr * wd)
-        return g
-    return g.add(p, alpha=wd)
-
-
-def foreach_weight_decay_(
-    group: dict[str, Any], params: TensorList, grads: TensorList
-) -> TensorList:
-    """:func:`weight_decay_` on lists."""
-    lr, wd = group["lr"], group["weight_decay"]
-    if wd == 0:
-        return grads
-    if group.get("decoupled_weight_decay", False):
-        torch._foreach_mul_(params, 1 - lr * wd)
-        return grads
-    return torch._foreach_add(grads, params, alpha=wd)
-
-
-def torch_fused_ok(params: TensorList) -> bool:
-    """Whether torch's fused CPU kernels take these params and their grads.
-
-    They must be real floating plain tensors on the CPU (torch's CUDA kernels
-    want the step counters on the GPU), and contiguous with contiguous grads:
-    torch 2.14's fused CPU Adam/SGD/Adagrad mis-update a parameter whose grad
-    has other strides (a transposed view, say), so such groups take lrkit's
-    foreach path instead.
-    """
-    return all(
-        p.is_floating_point()
-        and p.device.type == "cpu"
-        and type(p) in PLAIN
-        and p.is_contiguous()
-        and p.grad is not None
-        and p.grad.is_contiguous()
-        for p in params
-    )
-
-
-def as_float(x: float | Tensor) -> float:
-    return float(x) if isinstance(x, Tensor) else x
-
-
 # -- registry ---------------------------------------------------------------------
 
 
@@ -643,14 +556,16 @@ class OptimizerInfo:
     reference: str  # the implementation whose numbers and state keys it follows
 
 
-REGISTRY: dict[str, OptimizerInfo] = {}
+REGISTRY: Registry[OptimizerInfo] = Registry(
+    "optimizer", key=lambda name: name.lower().replace("-", "_")
+)
 
 
 def register(
     name: str, description: str, reference: str
 ) -> Callable[[type[Optimizer]], type[Optimizer]]:
     def wrap(cls: type[Optimizer]) -> type[Optimizer]:
-        REGISTRY[name] = OptimizerInfo(name, cls, description, reference)
+        REGISTRY.add(name, OptimizerInfo(name, cls, description, reference))
         return cls
 
     return wrap
@@ -658,28 +573,26 @@ def register(
 
 def list_optimizers() -> list[OptimizerInfo]:
     """Every registered optimizer, sorted by name."""
-    return [REGISTRY[k] for k in sorted(REGISTRY)]
+    return [REGISTRY[k] for k in REGISTRY.names()]
 
 
 def lookup(name: str) -> OptimizerInfo:
+    """The optimizer registered as ``name`` (case and ``-``/``_`` folded)."""
     if not isinstance(name, str):
         raise TypeError(f"`name` must be an optimizer name, got {name!r}")
-    key = name.lower().replace("-", "_")
-    if key not in REGISTRY:
-        raise ValueError(
-            f"unknown optimizer {name!r}; known: {', '.join(sorted(REGISTRY))}"
-            + did_you_mean(key, list(REGISTRY))
-        )
-    return REGISTRY[key]
+    return REGISTRY.get_or_raise(name)
 
 
 __all__ = [
     "CPU_BATCH",
+    "PATHS",
     "PLAIN",
     "REGISTRY",
     "Buffers",
     "Optimizer",
     "OptimizerInfo",
+    "Path",
+    "StepContext",
     "TensorList",
     "add_scaled_",
     "as_float",
@@ -694,6 +607,7 @@ __all__ = [
     "prepare_grad",
     "prepare_grads",
     "register",
+    "resolve",
     "torch_fused_ok",
     "weight_decay_",
 ]

@@ -98,7 +98,7 @@ def build_directory() -> Path:
 
 def built() -> bool:
     """Whether the compiled extension is already on disk, so loading it takes well
-    under a second (Note [auto fused] in ``base``: ``auto`` uses it then)."""
+    under a second (Note [auto fused] in ``dispatch``: ``auto`` uses it then)."""
     return (build_directory() / f"{_name()}.so").is_file()
 
 

@@ -33,7 +33,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from lrkit.optim import fused
+from lrkit.optim import layout
 
 SEGMENT = 1 << 14  # elements per work item at most
 BLOCK = 1024  # elements per loop iteration inside an item
@@ -271,7 +271,7 @@ def _work_list(
     tensor, start, length, row = [], [], [], []
     first_row = 0
     for t, shape in enumerate(shapes):
-        rows = fused.rows(shape)
+        rows = layout.rows(shape)
         cols = math.prod(shape) // rows if rows else 0
         for c0 in range(0, cols, segment):
             r = torch.arange(rows, dtype=torch.int64)

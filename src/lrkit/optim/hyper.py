@@ -31,7 +31,7 @@ from typing import Any
 
 from torch import Tensor
 
-from lrkit.schedules.params import Param, did_you_mean, normalize
+from lrkit.validation import Param, did_you_mean, normalize
 
 IMPLS = ("auto", "reference", "foreach", "fused")
 TORCH_KEYWORDS = ("foreach", "fused", "capturable", "differentiable")

@@ -11,6 +11,7 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     as_float,
@@ -18,9 +19,9 @@ from lrkit.optim.base import (
     foreach_square_average_,
     register,
 )
-from lrkit.optim.fused import row_segments
 from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param
+from lrkit.optim.layout import row_segments
+from lrkit.validation import Param
 
 
 def trust_ratio(w_norm: Tensor, u_norm: Tensor, clip: bool) -> Tensor:
@@ -120,11 +121,11 @@ class Lamb(Optimizer):
         coef: Tensor = 1.0 / (norm / max_norm).clamp_(min=1.0)
         return coef
 
-    def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
+    def _begin_group(self, group: dict[str, Any]) -> None:
+        """timm's Lamb counts steps per group, in ``group["step"]``."""
         if "step" not in group:
             group["step"] = torch.tensor(0.0)
         group["step"].add_(1)
-        super()._group_step(group, params, coef)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
@@ -151,6 +152,7 @@ class Lamb(Optimizer):
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), wd = as_float(group["lr"]), group["betas"], group["weight_decay"]
         m, v, eps, caution = bufs["exp_avg"], bufs["exp_avg_sq"], group["eps"], group["caution"]
@@ -203,7 +205,13 @@ class Lamb(Optimizer):
         )
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         m, v = buf["exp_avg"], buf["exp_avg_sq"]
@@ -234,6 +242,7 @@ class Lamb(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]

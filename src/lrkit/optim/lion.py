@@ -10,13 +10,14 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
     register,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG, UNIT
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 
 @register(
@@ -91,7 +92,13 @@ class Lion(Optimizer):
         return ("exp_avg",)
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], self._weight_decay(group)
         m = buf["exp_avg"]
@@ -106,6 +113,7 @@ class Lion(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], self._weight_decay(group)
         m = bufs["exp_avg"]

@@ -11,6 +11,7 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
@@ -20,7 +21,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 VARIANTS = ("torch", "official")
 
@@ -130,7 +131,13 @@ class RAdam(Optimizer):
         return False, 1 / (1 - beta1**t)
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps, wd = (
             group["lr"],
@@ -158,6 +165,7 @@ class RAdam(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, (beta1, beta2), eps, wd = (
             group["lr"],

@@ -10,6 +10,7 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
@@ -18,7 +19,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE, UNIT
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 
 @register(
@@ -94,7 +95,13 @@ class RMSprop(Optimizer):
         return keys
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         g = weight_decay_(group, p, g)
@@ -119,6 +126,7 @@ class RMSprop(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         grads = foreach_weight_decay_(group, params, grads)

@@ -10,6 +10,7 @@ from torch import Tensor
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     as_float,
     foreach_square_average_,
@@ -18,7 +19,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 # Note [schedule-free bookkeeping]: the per-group counters (``k``, ``weight_sum``,
 # ``lr_max``, ``scheduled_lr``) and the mode (``train_mode``) live in the param
@@ -66,7 +67,8 @@ class _ScheduleFree(Optimizer):
             )
         return super().step(closure)
 
-    def _group_step(self, group: dict[str, Any], params: list[Tensor], coef: Tensor | None) -> None:
+    def _begin_group(self, group: dict[str, Any]) -> tuple[float, float]:
+        """This step's lr (after warmup) and averaging weight ``c_{k+1}``: ``ctx.now``."""
         k = group["k"]
         warmup = group["warmup_steps"]
         lr = as_float(group["lr"]) * ((k + 1) / warmup if k < warmup else 1.0)
@@ -74,9 +76,10 @@ class _ScheduleFree(Optimizer):
         lr_max = group["lr_max"] = max(lr, group["lr_max"])
         weight = (k + 1) ** group["r"] * lr_max ** group["weight_lr_power"]
         weight_sum = group["weight_sum"] = group["weight_sum"] + weight
-        self._now = (lr, weight / weight_sum if weight_sum != 0 else 0.0)
-        super()._group_step(group, params, coef)
-        group["k"] = k + 1
+        return lr, weight / weight_sum if weight_sum != 0 else 0.0
+
+    def _end_group(self, group: dict[str, Any]) -> None:
+        group["k"] += 1
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {"z": torch.clone(p, memory_format=torch.preserve_format).detach()}
@@ -85,9 +88,15 @@ class _ScheduleFree(Optimizer):
         return g
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
-        lr, ckp1 = self._now
+        lr, ckp1 = ctx.now
         y, z = p, buf["z"]
         g = self._normalize(group, g, buf)
         g = weight_decay_(group, y, g)
@@ -107,8 +116,9 @@ class _ScheduleFree(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
-        lr, ckp1 = self._now
+        lr, ckp1 = ctx.now
         z = bufs["z"]
         grads = self._foreach_normalize(group, grads, bufs)
         grads = foreach_weight_decay_(group, params, grads)

@@ -11,6 +11,7 @@ from torch.optim.sgd import sgd as torch_sgd
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     foreach_add_scaled_,
@@ -20,7 +21,7 @@ from lrkit.optim.base import (
     weight_decay_,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 FORMS = ("torch", "classical", "dampened")
 
@@ -119,7 +120,13 @@ class SGD(Optimizer):
         return () if group["momentum"] == 0 else (self._key(group),)
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, mu = group["lr"], group["momentum"]
         g = weight_decay_(group, p, g)
@@ -129,7 +136,7 @@ class SGD(Optimizer):
         form = group["momentum_form"]
         if form == "torch":
             b = buf["momentum_buffer"]
-            first = id(p) in self._fresh
+            first = id(p) in ctx.fresh
             b.mul_(mu).add_(g, alpha=1.0 if first else 1 - group["dampening"])
             add_scaled_(p, g.add(b, alpha=mu) if group["nesterov"] else b, -lr)
             return
@@ -150,6 +157,7 @@ class SGD(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, mu = group["lr"], group["momentum"]
         grads = foreach_weight_decay_(group, params, grads)
@@ -161,7 +169,7 @@ class SGD(Optimizer):
             b = bufs["momentum_buffer"]
             torch._foreach_mul_(b, mu)
             if group["dampening"]:  # torch's first step takes the gradient undampened
-                first = [1.0 if id(p) in self._fresh else 1 - group["dampening"] for p in params]
+                first = [1.0 if id(p) in ctx.fresh else 1 - group["dampening"] for p in params]
                 torch._foreach_add_(b, torch._foreach_mul(grads, first))
             else:
                 torch._foreach_add_(b, grads)
@@ -182,10 +190,14 @@ class SGD(Optimizer):
         return group["momentum_form"] == "torch"  # type: ignore[no-any-return]
 
     def _torch_step(
-        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        states: list[dict[str, Any]],
+        ctx: StepContext,
     ) -> None:
         bufs: list[Tensor | None] = [
-            None if id(p) in self._fresh else s.get("momentum_buffer")
+            None if id(p) in ctx.fresh else s.get("momentum_buffer")
             for p, s in zip(params, states, strict=True)
         ]
         grads = grads_of(params)

@@ -16,6 +16,7 @@ from lrkit.optim.adamp import (
 from lrkit.optim.base import (
     Buffers,
     Optimizer,
+    StepContext,
     TensorList,
     add_scaled_,
     as_float,
@@ -23,7 +24,7 @@ from lrkit.optim.base import (
     register,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG, POSITIVE, UNIT
-from lrkit.schedules.params import Param
+from lrkit.validation import Param
 
 
 @register("sgdp", "SGD with momentum and the AdamP projection", "adamp.SGDP")
@@ -102,6 +103,7 @@ class SGDP(Optimizer):
         bufs: dict[str, list[Tensor]],
         step: float,
         scale: float,
+        ctx: StepContext,
     ) -> None:
         lr, mu, b, nesterov = (
             as_float(group["lr"]),
@@ -120,7 +122,13 @@ class SGDP(Optimizer):
         )
 
     def _reference(
-        self, group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float = 0.0
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
     ) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         b = buf["momentum"]
@@ -140,6 +148,7 @@ class SGDP(Optimizer):
         grads: TensorList,
         bufs: Buffers,
         steps: list[float],
+        ctx: StepContext,
     ) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         b = bufs["momentum"]

@@ -1,0 +1,103 @@
+"""Which tensors the fast paths take: plain types, dtypes, and memory layouts.
+
+A leaf module (it imports nothing of lrkit's): the dispatch of
+``optim/base.py``, the kernel front end ``optim/fused.py`` and the kernels
+themselves (``fused_cpu``, ``fused_triton``) all read these rules, so a
+tensor that one accepts the others accept too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+TensorList = list[Tensor] | tuple[Tensor, ...]  # what torch._foreach_* take and return
+Buffers = dict[str, TensorList]
+PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass such as DTensor: what fused kernels take
+
+DTYPES = {
+    "cpu": (torch.float32, torch.float64),
+    "cuda": (torch.float32, torch.float64, torch.bfloat16, torch.float16),
+}
+
+
+def rows(shape: Sequence[int]) -> int:
+    """How many rows the kernels see in a tensor of ``shape``: ``size(0)`` for more
+    than one dimension, else 1 (each row gets its own sums, Note [fused cpu])."""
+    return shape[0] if len(shape) > 1 else 1
+
+
+def row_segments(params: Sequence[Tensor], device: torch.device) -> Tensor:
+    """The tensor index of each row of the stacked per-row sums."""
+    counts = torch.tensor([rows(p.shape) for p in params])
+    return torch.repeat_interleave(torch.arange(len(params)), counts).to(device)
+
+
+def takes(p: Tensor, *others: Tensor | None) -> bool:
+    """Whether the kernels take ``p`` with these same-shaped operands (grad, state)."""
+    if type(p) not in PLAIN or p.numel() == 0:
+        return False
+    if p.dtype not in DTYPES.get(p.device.type, ()) or not rows_are_blocks(p):
+        return False
+    return all(
+        o is not None
+        and o.shape == p.shape
+        and o.stride() == p.stride()
+        and o.dtype == p.dtype
+        and o.device == p.device
+        for o in others
+    )
+
+
+def rows_are_blocks(t: Tensor) -> bool:
+    """Dense, non-overlapping, and each ``t[i]`` one contiguous block of memory."""
+    if t.dim() <= 1:
+        return t.is_contiguous()
+    if t.numel() == 0:
+        return True
+    cols = t.numel() // t.shape[0]
+    if t.shape[0] > 1 and t.stride(0) != cols:
+        return False
+    # the inner dims, sorted by stride, must tile one row exactly
+    expected = 1
+    for size, stride in sorted(zip(t.shape[1:], t.stride()[1:]), key=lambda x: x[1]):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected *= size
+    return expected == cols
+
+
+def torch_fused_ok(params: TensorList) -> bool:
+    """Whether torch's fused CPU kernels take these params and their grads.
+
+    They must be real floating plain tensors on the CPU (torch's CUDA kernels
+    want the step counters on the GPU), and contiguous with contiguous grads:
+    torch 2.14's fused CPU Adam/SGD/Adagrad mis-update a parameter whose grad
+    has other strides (a transposed view, say), so such groups take lrkit's
+    foreach path instead.
+    """
+    return all(
+        p.is_floating_point()
+        and p.device.type == "cpu"
+        and type(p) in PLAIN
+        and p.is_contiguous()
+        and (p.grad is None or p.grad.is_contiguous())
+        for p in params
+    )
+
+
+__all__ = [
+    "DTYPES",
+    "PLAIN",
+    "Buffers",
+    "TensorList",
+    "row_segments",
+    "rows",
+    "rows_are_blocks",
+    "takes",
+    "torch_fused_ok",
+]

@@ -1,0 +1,111 @@
+"""The arithmetic the algorithms share: gradients (Note [gradients] in ``base``),
+scaled adds, weight decay, moment updates, for one tensor and for lists.
+
+A leaf module: the algorithms import these from ``lrkit.optim.base``, which
+re-exports them beside the class they subclass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import torch
+from torch import Tensor
+
+from lrkit.optim.layout import TensorList
+
+
+def grads_of(params: list[Tensor]) -> list[Tensor]:
+    """The ``.grad`` of params known to have one."""
+    return [cast(Tensor, p.grad) for p in params]
+
+
+def global_norm(grads: TensorList) -> Tensor:
+    """The 2-norm of all ``grads`` together, on the first one's device."""
+    by_device: dict[torch.device, list[Tensor]] = {}
+    for g in grads:
+        by_device.setdefault(g.device, []).append(g)
+    device = grads[0].device
+    norms = [n.to(device) for gs in by_device.values() for n in torch._foreach_norm(gs, 2.0)]
+    total: Tensor = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    return total
+
+
+def prepare_grad(grad: Tensor, maximize: bool, coef: Tensor | None) -> Tensor:
+    """The ``g`` of Note [gradients] for one tensor (a new tensor when it differs)."""
+    if coef is not None:
+        return grad * (-coef.to(grad.device) if maximize else coef.to(grad.device))
+    return -grad if maximize else grad
+
+
+def prepare_grads(grads: TensorList, maximize: bool, coef: Tensor | None) -> TensorList:
+    """:func:`prepare_grad` for a list of tensors on one device."""
+    if coef is not None:
+        c = coef.to(grads[0].device)
+        return torch._foreach_mul(grads, -c if maximize else c)
+    return torch._foreach_neg(grads) if maximize else grads
+
+
+def add_scaled_(p: Tensor, x: Tensor, scale: float | Tensor) -> None:
+    """``p += scale * x`` for a float or tensor ``scale``."""
+    if isinstance(scale, Tensor):
+        p.add_(x * scale)
+    else:
+        p.add_(x, alpha=scale)
+
+
+def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tensor) -> None:
+    """``p += scale * x`` for lists, with a float or tensor ``scale``."""
+    if isinstance(scale, Tensor):
+        torch._foreach_add_(params, torch._foreach_mul(xs, scale.to(params[0].device)))
+    else:
+        torch._foreach_add_(params, xs, alpha=scale)
+
+
+def foreach_square_average_(v: TensorList, grads: TensorList, beta2: float) -> None:
+    """Adam's second moment for lists: ``v <- beta2 * v + (1 - beta2) * g^2``."""
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+
+
+def weight_decay_(group: dict[str, Any], p: Tensor, g: Tensor) -> Tensor:
+    """torch's two weight decays: ``p <- p (1 - lr wd)`` when the group has a
+    true ``decoupled_weight_decay``, else ``g <- g + wd p`` (L2); returns ``g``."""
+    lr, wd = group["lr"], group["weight_decay"]
+    if wd == 0:
+        return g
+    if group.get("decoupled_weight_decay", False):
+        p.mul_(1 - lr * wd)
+        return g
+    return g.add(p, alpha=wd)
+
+
+def foreach_weight_decay_(
+    group: dict[str, Any], params: TensorList, grads: TensorList
+) -> TensorList:
+    """:func:`weight_decay_` on lists."""
+    lr, wd = group["lr"], group["weight_decay"]
+    if wd == 0:
+        return grads
+    if group.get("decoupled_weight_decay", False):
+        torch._foreach_mul_(params, 1 - lr * wd)
+        return grads
+    return torch._foreach_add(grads, params, alpha=wd)
+
+
+def as_float(x: float | Tensor) -> float:
+    return float(x) if isinstance(x, Tensor) else x
+
+
+__all__ = [
+    "add_scaled_",
+    "as_float",
+    "foreach_add_scaled_",
+    "foreach_square_average_",
+    "foreach_weight_decay_",
+    "global_norm",
+    "grads_of",
+    "prepare_grad",
+    "prepare_grads",
+    "weight_decay_",
+]
