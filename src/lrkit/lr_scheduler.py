@@ -22,8 +22,6 @@ run got there, and resuming is exact.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -31,53 +29,13 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.horizon import check_horizon
+from lrkit.param_groups import as_float, group_key, lrs, read, write
 from lrkit.schedules import ReduceOnPlateau, Schedule
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 KEYS = ("lr", "momentum", "weight_decay", "betas[0]", "betas[1]")
 MISMATCH = ("error", "saved", "current")
 _STATE_KEYS = ("step", "schedules", "base_values", "absolute", "steps_per_epoch", "plateau")
-
-
-@functools.cache  # on every step of every scheduler: parse each key once
-def _group_key(key: str) -> tuple[str, int | None]:
-    """``"betas[0]"`` -> ``("betas", 0)``; ``"lr"`` -> ``("lr", None)``."""
-    match = re.fullmatch(r"(\w+)\[(\d)\]", key)
-    return (match.group(1), int(match.group(2))) if match else (key, None)
-
-
-def _read(group: dict[str, Any], key: str) -> Any:
-    name, index = _group_key(key)
-    value = group[name]
-    return value[index] if index is not None else value
-
-
-def _write(group: dict[str, Any], key: str, value: float) -> None:
-    """Set a hyperparameter; tensors are filled in place (no recompiles, no sync)."""
-    name, index = _group_key(key)
-    current = group[name] if index is None else group[name][index]
-    if isinstance(current, torch.Tensor):
-        current.fill_(value)
-    elif index is None:
-        group[name] = value
-    else:
-        items = list(group[name])
-        items[index] = value
-        group[name] = type(group[name])(items)
-
-
-def _as_float(value: Any) -> float:
-    if type(value) is float:  # the common case, on every step
-        return value
-    return float(value.item() if isinstance(value, torch.Tensor) else value)
-
-
-def _lrs(optimizer: torch.optim.Optimizer) -> list[Any]:
-    """Every group's lr as torch keeps ``_last_lr``: tensors copied, never aliased."""
-    return [
-        g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"]
-        for g in optimizer.param_groups
-    ]
 
 
 class ScheduledLR(LRScheduler):
@@ -170,7 +128,7 @@ class ScheduledLR(LRScheduler):
                         f"ScheduledLR: schedules must be lrkit Schedules, got {type(s).__name__} "
                         f"for {key!r} (parse a spec with lrkit.schedules.parse)"
                     )
-            name, index = _group_key(key)
+            name, index = group_key(key)
             for i, group in enumerate(groups):
                 if name not in group or (
                     index is not None and not isinstance(group[name], (tuple, list))
@@ -201,8 +159,8 @@ class ScheduledLR(LRScheduler):
         for key in self.schedules:
             values = []
             for i, group in enumerate(optimizer.param_groups):
-                raw = group.get("initial_lr", group["lr"]) if key == "lr" else _read(group, key)
-                base = _as_float(raw)
+                raw = group.get("initial_lr", group["lr"]) if key == "lr" else read(group, key)
+                base = as_float(raw)
                 if base == 0.0 and key not in self.absolute:
                     raise ValueError(
                         f"ScheduledLR: param group {i} has {key} = 0, so a relative schedule "
@@ -257,8 +215,8 @@ class ScheduledLR(LRScheduler):
     def _apply(self) -> None:
         for key, row in self.values().items():
             for group, value in zip(self.optimizer.param_groups, row):
-                _write(group, key, value)
-        self._last_lr = _lrs(self.optimizer)
+                write(group, key, value)
+        self._last_lr = lrs(self.optimizer)
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The lr of every group at the current step (torch's LRScheduler API)."""

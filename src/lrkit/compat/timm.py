@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from lrkit.compat.torch import NativeSchedules
+from lrkit.compat.arguments import NativeSchedules
 from lrkit.schedules import (
     Constant,
     CosineRestarts,
@@ -52,7 +52,7 @@ from lrkit.schedules import (
     StepDecay,
     Tanh,
 )
-from lrkit.schedules.params import Param, normalize
+from lrkit.validation import Param, normalize
 
 
 class _Scheduler(NativeSchedules):

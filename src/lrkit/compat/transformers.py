@@ -23,9 +23,11 @@ from typing import Any
 
 import torch
 
-from lrkit.compat.torch import LambdaLR, ReduceLROnPlateau, _delegated, _optimizer, _per_group
+from lrkit.compat.arguments import check_optimizer, delegated, per_group
+from lrkit.compat.torch import LambdaLR, ReduceLROnPlateau
 from lrkit.lr_scheduler import ScheduledLR
 from lrkit.schedules import (
+    WSD,
     Constant,
     InverseSqrt,
     Join,
@@ -39,7 +41,7 @@ from lrkit.schedules import (
     Shift,
     Sum,
 )
-from lrkit.schedules.params import Param, did_you_mean, normalize
+from lrkit.validation import Param, did_you_mean, normalize
 
 _log = logging.getLogger("lrkit")
 
@@ -270,7 +272,8 @@ def get_wsd_schedule(
     num_cycles: float = 0.5,
     last_epoch: int = -1,
 ) -> ScheduledLR:
-    """Warmup from ``min_lr_ratio`` to 1, stable, decay to ``min_lr_ratio``, then held."""
+    """Warmup from ``min_lr_ratio`` to 1, stable, decay to ``min_lr_ratio``, then held:
+    lrkit's :class:`~lrkit.schedules.WSD` with ``start == end == min_lr_ratio``."""
     owner = "get_wsd_schedule"
     if num_training_steps is None and num_stable_steps is None:
         raise ValueError("Either num_training_steps or num_stable_steps must be specified.")
@@ -289,6 +292,19 @@ def get_wsd_schedule(
     )
     r = normalize(owner, "min_lr_ratio", Param(kind="float", lo=0.0, hi=1.0), min_lr_ratio)
     c = normalize(owner, "num_cycles", Param(kind="float", lo=0.0), num_cycles)
+    if d >= 1 and stable >= 0 and not (decay_type == "cosine" and c != 0.5):
+        wsd = WSD(
+            steps=w + stable + d,
+            cooldown=d,
+            warmup=w,
+            shape=decay_type,
+            end=r,
+            start=r,
+            warmup_shape=warmup_type,
+        )
+        return _scheduler(optimizer, wsd, last_epoch)
+    # What WSD has no field for: no decay phase, a negative stable phase, or a
+    # cosine decay of other than half a cycle; the phases are joined as HF's are.
     phases: list[tuple[Schedule, int]] = []
     if w:
         phases.append((Piecewise((0.0, float(max(1, w))), (r, 1.0), warmup_type), w))
@@ -347,7 +363,7 @@ class GreedyLR:
         smooth: bool = False, window_size: int = 50, reset_start: int = 500,
     ) -> None:  # fmt: skip
         owner = "GreedyLR"
-        self.optimizer = _optimizer(owner, optimizer)
+        self.optimizer = check_optimizer(owner, optimizer)
         try:
             self._rule = ReduceOnPlateau(
                 mode=mode, factor=factor, threshold=threshold, threshold_mode=threshold_mode
@@ -364,8 +380,8 @@ class GreedyLR:
         self.reset_start = int(
             normalize(owner, "reset_start", Param(kind="int", lo=0), reset_start)
         )
-        self.min_lrs = _per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
-        self.max_lrs = _per_group(owner, "max_lr", optimizer, max_lr, kind="float", lo=0.0)
+        self.min_lrs = per_group(owner, "min_lr", optimizer, min_lr, kind="float", lo=0.0)
+        self.max_lrs = per_group(owner, "max_lr", optimizer, max_lr, kind="float", lo=0.0)
         self.verbose, self.smooth = bool(verbose), bool(smooth)
         self.reset_start_original = self.reset_start
         self.last_epoch = 0
@@ -383,11 +399,11 @@ class GreedyLR:
         self._window, self._sum = [], 0.0
 
     # Hugging Face's attribute names over the improvement rule's
-    mode = _delegated("_rule", "mode")
-    factor = _delegated("_rule", "factor")
-    threshold = _delegated("_rule", "threshold")
-    threshold_mode = _delegated("_rule", "threshold_mode")
-    best = _delegated("_rule", "best")
+    mode = delegated("_rule", "mode")
+    factor = delegated("_rule", "factor")
+    threshold = delegated("_rule", "threshold")
+    threshold_mode = delegated("_rule", "threshold_mode")
+    best = delegated("_rule", "best")
 
     def _smoothed(self, value: float) -> float:
         """Hugging Face's rolling mean, its running sum included (same rounding)."""
@@ -503,7 +519,7 @@ class AdafactorSchedule(LambdaLR):
 
     def __init__(self, optimizer: torch.optim.Optimizer, initial_lr: float = 0.0) -> None:
         owner = "AdafactorSchedule"
-        _optimizer(owner, optimizer)
+        check_optimizer(owner, optimizer)
         initial = normalize(owner, "initial_lr", Param(kind="float", lo=0.0), initial_lr)
         for group in optimizer.param_groups:
             group["initial_lr"] = initial
