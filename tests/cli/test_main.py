@@ -427,3 +427,28 @@ def test_trajectories_gif_alone_writes_no_png(tmp_path: Path, capsys, monkeypatc
     argv = ["trajectories", "--function", "quadratic", "--optimizer", "sgd", "--steps", "20"]
     assert main([*argv, "--grid", "3", "--frames", "4", "--gif", "paths.gif", "-q"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paths.gif"]
+
+
+def test_a_value_error_while_running_is_a_failure_not_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 is for what the user gave; a ValueError once the command runs is exit 1."""
+    from lrkit.tools import plot
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("a bug in the plotting code")
+
+    monkeypatch.setattr(plot, "plot_curves", broken)
+    assert main(["plot", "cosine(steps=10)", "-o", str(tmp_path / "c.png")]) == 1
+    assert "a bug in the plotting code" in capsys.readouterr().err
+    assert main(["plot", "cosine(steps=-1)", "-o", str(tmp_path / "c.png")]) == 2
+
+
+def test_unknown_flags_are_errors_except_for_plots_scheduler_flags(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["list", "schedules", "--bogus", "1"])
+    assert info.value.code == 2 and "unrecognized arguments: --bogus 1" in capsys.readouterr().err
+    assert main(["plot", "torch:StepLR", "--step-size", "2", "--steps", "3", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["0,1.0", "1,1.0", "2,0.1", "3,0.1"]

@@ -1,8 +1,10 @@
 """Entry point: ``lrkit plot | range-test | trajectories | list | steps | env``.
 
-Exit codes: 0 ok, 1 failure, 2 usage (unknown names, malformed specs, bad
-flags or values). Errors print as one line with a hint; ``LRKIT_DEBUG=1``
-prints the full traceback instead.
+Exit codes: 0 ok, 1 failure, 2 usage: unknown names, malformed specs, bad
+flags or values -- what a command raises while it reads its input
+(``errors.reading_input``). A ValueError later, while it runs, is a failure
+(1), not the user's mistake. Errors print as one line with a hint;
+``LRKIT_DEBUG=1`` prints the full traceback instead.
 """
 
 from __future__ import annotations
@@ -34,11 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)  # bad flags exit with 2
-    if extra and not getattr(args, "takes_options", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.options = extra
+    args = build_parser().parse_args(argv)  # bad flags exit with 2
     out = Output(getattr(args, "format", None) or "human", getattr(args, "quiet", False))
     try:
         return int(args.run(args, out) or 0)
@@ -49,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(exc, 1)
         missing = ImportError(f"{exc.name} is needed for this command: {install_hint(exc.name)}")
         return _fail(missing, 1)
-    except (UsageError, ValueError, TypeError) as exc:
+    except UsageError as exc:  # what the user gave (see `reading_input`)
         return _fail(exc, 2)
     except KeyboardInterrupt:
         print("lrkit: interrupted", file=sys.stderr)

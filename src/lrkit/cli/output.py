@@ -3,6 +3,7 @@
 * human: tables and messages on stdout, progress bars on stderr when it is a
   terminal (rich if installed, else tqdm, else none);
 * json: exactly one JSON document on stdout and nothing else;
+* csv (commands that have a table of values): the table on stdout, nothing else;
 * quiet: nothing on stdout (files are still written; errors still reach stderr).
 """
 
@@ -38,11 +39,29 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """Every command's parser: :class:`HelpFormatter` for its help."""
+    """Every command's parser: :class:`HelpFormatter` for its help.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``pass_through=True`` (``lrkit plot``): the ``--name VALUE`` flags the
+    command does not declare are its own arguments, left in
+    ``namespace.options`` for it to read (a compat scheduler's keywords),
+    instead of errors.
+    """
+
+    def __init__(self, *args: Any, pass_through: bool = False, **kwargs: Any) -> None:
         kwargs["formatter_class"] = HelpFormatter
         super().__init__(*args, **kwargs)
+        self.pass_through = pass_through
+        if pass_through:
+            self.set_defaults(options=[])
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        if self.pass_through:
+            parsed.options = [*parsed.options, *extra]
+            return parsed, []
+        return parsed, extra
 
 
 def add_output_args(
@@ -75,13 +94,23 @@ class Output:
         if self.human:
             print(text, file=self.stdout)
 
-    def result(self, data: Any, human: str | Callable[[], str] | None = None) -> None:
-        """The command's result: ``data`` as JSON, or ``human`` (text, or a function making it)."""
+    def result(
+        self,
+        data: Any,
+        human: str | Callable[[], str] | None = None,
+        csv: str | Callable[[], str] | None = None,
+    ) -> None:
+        """The command's result: ``data`` as JSON, ``csv`` (for ``--format csv``) or
+        ``human``; each of the texts may be a function that makes it."""
         if self.quiet:
             return
         if self.format == "json":
             json.dump(data, self.stdout)
             self.stdout.write("\n")
+        elif self.format == "csv":
+            if csv is None:
+                raise ValueError("this command has no csv output")
+            self.stdout.write(csv() if callable(csv) else csv)
         elif human is not None:
             print(human() if callable(human) else human, file=self.stdout)
 

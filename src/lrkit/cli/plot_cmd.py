@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from lrkit.cli.errors import UsageError
+from lrkit.cli.errors import UsageError, reading_input
 from lrkit.cli.output import Output
 from lrkit.schedules import WSD, OneCycle, WarmupCosine
 
@@ -38,6 +38,7 @@ examples:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
+        pass_through=True,  # scheduler flags after the sources: --num-warmup-steps 100
         help="draw schedules given as specs, files or other libraries' schedulers",
         description="Draw schedules on one figure: to a PNG/SVG/PDF with -o, to the terminal "
         "otherwise (or with --term), or print their values with --format csv|json. With no "
@@ -59,7 +60,7 @@ def add_parser(sub: Any) -> None:
         "--format", choices=("csv", "json"), default=None, help="print values instead of drawing"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(run=run, takes_options=True)
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -67,28 +68,28 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from lrkit.tools.plot import plot_curves
     from lrkit.tools.sources import default_steps, load, resolve
 
-    options = parse_options(args.options)
-    sources = [resolve(s, options) for s in args.sources or DEFAULT_SPECS]
-    if options and all(s.native for s in sources):
-        raise UsageError(
-            f"unrecognized arguments: {' '.join(args.options)} "
-            "(scheduler flags apply to LIB:NAME sources only)"
-        )
-    if args.output is not None:
-        check_output("lrkit plot", args.output)
-    steps = args.steps if args.steps is not None else default_steps(sources)
-    if steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {steps}")
-    if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
-        raise UsageError(
-            f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
-        )
-    curves = [c for s in sources for c in load(s, steps, every_step=args.format is not None)]
+    with reading_input():  # sources, flags and the schedulers they build
+        options = parse_options(args.options)
+        sources = [resolve(s, options) for s in args.sources or DEFAULT_SPECS]
+        if options and all(s.native for s in sources):
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(args.options)} "
+                "(scheduler flags apply to LIB:NAME sources only)"
+            )
+        if args.output is not None:
+            check_output("lrkit plot", args.output)
+        steps = args.steps if args.steps is not None else default_steps(sources)
+        if steps < 1:
+            raise UsageError(f"--steps must be a positive integer, got {steps}")
+        if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
+            raise UsageError(
+                f"--steps-per-epoch must be a positive integer, got {args.steps_per_epoch}"
+            )
+        curves = [c for s in sources for c in load(s, steps, every_step=args.format is not None)]
     if args.format is not None:  # the table on stdout, and the figure too when -o asks
         if args.output is not None:
             plot_curves(curves, args.output, log=args.log, steps_per_epoch=args.steps_per_epoch)
-        if not args.quiet:
-            out.stdout.write(to_csv(curves) if args.format == "csv" else to_json(curves) + "\n")
+        out.result(json_rows(curves), csv=lambda: to_csv(curves))
         return 0
     if args.output is not None:
         path = plot_curves(curves, args.output, log=args.log, steps_per_epoch=args.steps_per_epoch)
@@ -149,6 +150,11 @@ def to_csv(curves: Sequence[Any]) -> str:
 
 
 def to_json(curves: Sequence[Any]) -> str:
+    """:func:`json_rows` as a JSON document."""
+    return json.dumps(json_rows(curves))
+
+
+def json_rows(curves: Sequence[Any]) -> list[dict[str, Any]]:
     """A list of ``{"spec", "values"[, "momentum"]}``; values past a scheduler's end are null."""
     rows = []
     for c in curves:
@@ -156,7 +162,7 @@ def to_json(curves: Sequence[Any]) -> str:
         if c.momentum is not None:
             row["momentum"] = _finite(c.momentum)
         rows.append(row)
-    return json.dumps(rows)
+    return rows
 
 
 def _finite(values: Any) -> list[float | None]:
@@ -191,6 +197,7 @@ __all__ = [
     "EPILOG",
     "add_parser",
     "count",
+    "json_rows",
     "parse_options",
     "run",
     "terminal_plot",

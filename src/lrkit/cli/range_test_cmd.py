@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lrkit.cli.errors import UsageError, UserCodeError
+from lrkit.cli.errors import UsageError, UserCodeError, reading_input
 from lrkit.cli.output import Output, add_output_args, format_table
 from lrkit.tools.suggestions import DEFAULT, SUGGESTIONS
 
@@ -65,11 +65,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from lrkit.tools.figure import check_output
-    from lrkit.tools.range_test import range_test
+    from lrkit.tools.range_test import check_arguments, range_test
 
-    if args.output is not None:
-        check_output("lrkit range-test", args.output)
-    model, optimizer, loss_fn, data = _from_entry(args.entry) if args.entry else _from_task(args)
     sweep = {
         "start_lr": args.start_lr,
         "end_lr": args.end_lr,
@@ -82,6 +79,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
         "device": args.device,
         "amp": args.amp,
     }
+    with reading_input():
+        if args.output is not None:
+            check_output("lrkit range-test", args.output)
+        check_arguments(**sweep)
+        if not args.entry:
+            model, optimizer, loss_fn, data = _from_task(args)
+    if args.entry:  # the user's code runs here: its errors are its own (exit 1)
+        model, optimizer, loss_fn, data = _from_entry(args.entry)
     try:
         with user_code(args.entry or "") if args.entry else contextlib.nullcontext():
             result = range_test(

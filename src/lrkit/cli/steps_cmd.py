@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lrkit.cli.errors import UsageError
+from lrkit.cli.errors import UsageError, reading_input
 from lrkit.cli.output import Output, add_output_args, format_table
 
 
@@ -37,23 +37,25 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from lrkit.horizon import steps_per_epoch, training_steps
     from lrkit.scaling import scale_lr
 
-    shape = {
-        "grad_accum": args.accumulation,
-        "world_size": args.world_size,
-        "drop_last": args.drop_last,
-    }
-    per_epoch = steps_per_epoch(args.dataset_size, args.batch_size, **shape)
-    total = training_steps(args.dataset_size, args.batch_size, args.epochs, **shape)
-    result: dict[str, Any] = {
-        "steps_per_epoch": per_epoch,
-        "total_steps": total,
-        "global_batch_size": args.batch_size * args.accumulation * args.world_size,
-    }
-    if (args.lr is None) != (args.lr_batch_size is None):
-        raise UsageError("--lr and --lr-batch-size go together")
-    if args.lr is not None:
-        result["lr"] = scale_lr(args.lr, args.lr_batch_size, result["global_batch_size"], args.rule)
-        result["rule"] = args.rule
+    with reading_input():  # a computation on the flags alone
+        shape = {
+            "grad_accum": args.accumulation,
+            "world_size": args.world_size,
+            "drop_last": args.drop_last,
+        }
+        per_epoch = steps_per_epoch(args.dataset_size, args.batch_size, **shape)
+        total = training_steps(args.dataset_size, args.batch_size, args.epochs, **shape)
+        result: dict[str, Any] = {
+            "steps_per_epoch": per_epoch,
+            "total_steps": total,
+            "global_batch_size": args.batch_size * args.accumulation * args.world_size,
+        }
+        if (args.lr is None) != (args.lr_batch_size is None):
+            raise UsageError("--lr and --lr-batch-size go together")
+        if args.lr is not None:
+            batch = result["global_batch_size"]
+            result["lr"] = scale_lr(args.lr, args.lr_batch_size, batch, args.rule)
+            result["rule"] = args.rule
     out.result(result, lambda: format_table([result]))
     return 0
 

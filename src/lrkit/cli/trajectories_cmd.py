@@ -6,6 +6,7 @@ import argparse
 import functools
 from typing import Any
 
+from lrkit.cli.errors import reading_input
 from lrkit.cli.output import Output, add_output_args, format_table
 
 FUNCTIONS = ("rosenbrock", "rastrigin", "beale", "quadratic")
@@ -39,19 +40,23 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     import numpy as np
 
+    from lrkit.optim import parse_spec
     from lrkit.tools.figure import check_output
     from lrkit.tools.trajectories import DEFAULT_OPTIMIZERS, compare, plot_trajectories
 
-    if args.output is None and args.gif is None:
-        args.output = "trajectories.png"
-    if args.output is not None:
-        check_output("lrkit trajectories", args.output)
-    if args.gif is not None:
-        check_output("lrkit trajectories", args.gif, suffixes=(".gif",))
-    if args.grid < 1 or args.steps < 1 or args.frames < 2:
-        raise ValueError("--grid and --steps must be positive and --frames at least 2")
-    functions = args.functions or list(FUNCTIONS)
-    optimizers = args.optimizers or list(DEFAULT_OPTIMIZERS)
+    with reading_input():
+        if args.output is None and args.gif is None:
+            args.output = "trajectories.png"
+        if args.output is not None:
+            check_output("lrkit trajectories", args.output)
+        if args.gif is not None:
+            check_output("lrkit trajectories", args.gif, suffixes=(".gif",))
+        if args.grid < 1 or args.steps < 1 or args.frames < 2:
+            raise ValueError("--grid and --steps must be positive and --frames at least 2")
+        functions = args.functions or list(FUNCTIONS)
+        optimizers = args.optimizers or list(DEFAULT_OPTIMIZERS)
+        for spec in optimizers:
+            parse_spec(spec)
     lrs = [float(x) for x in np.logspace(-4, 1, args.grid)]
     results = []
     for fn in functions:

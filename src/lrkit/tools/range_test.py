@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import itertools
 import json
 import math
@@ -35,9 +36,9 @@ import torch
 from torch import Tensor, nn
 
 from lrkit.schedules import Exponential, Linear, Scale, Schedule
-from lrkit.schedules.params import Param, normalize
 from lrkit.tools import suggestions
 from lrkit.tools.suggestions import SUGGESTIONS, Suggestion, ema
+from lrkit.validation import Param, normalize
 
 ARGUMENTS = {
     "start_lr": Param(kind="float", lo=0.0, lo_open=True),
@@ -147,16 +148,13 @@ def range_test(
     ``method`` names a suggestion (:data:`lrkit.tools.suggestions.SUGGESTIONS`)
     or is a function ``(lrs, losses) -> lr``.
     """
-    checked = _checked(locals())
-    if not checked["end_lr"] > checked["start_lr"]:
-        raise ValueError(
-            f"range_test: `end_lr` must be greater than `start_lr` ({start_lr}), got {end_lr}"
-        )
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
             "range_test: `optimizer` must be a torch.optim.Optimizer, "
             f"got {type(optimizer).__name__}"
         )
+    given = {k: v for k, v in locals().items() if k in ARGUMENTS}
+    checked = check_arguments(**given, method=method, device=device)
     name, suggest_fn = _method(method)
     sweep = sweep_schedule(checked["start_lr"], checked["end_lr"], num_steps, checked["mode"])
     run = _Run(model, loss_fn, batch_fn, _device(device), checked["amp"])
@@ -187,6 +185,25 @@ def range_test(
         stop_reason=reason,
         num_steps=checked["num_steps"],
     )
+
+
+def check_arguments(**given: Any) -> dict[str, Any]:
+    """:func:`range_test`'s sweep arguments (``ARGUMENTS``; defaults for those not
+    given), checked as it checks them: a ``ValueError``/``TypeError`` naming the
+    argument, before any work (the CLI reads its flags with it)."""
+    unknown = sorted(set(given) - {*ARGUMENTS, "method", "device"})
+    if unknown:
+        raise TypeError(f"range_test: unknown argument(s) {unknown}")
+    defaults = inspect.signature(range_test).parameters
+    checked = _checked({k: given.get(k, defaults[k].default) for k in ARGUMENTS})
+    if not checked["end_lr"] > checked["start_lr"]:
+        raise ValueError(
+            f"range_test: `end_lr` must be greater than `start_lr` ({checked['start_lr']}), "
+            f"got {checked['end_lr']}"
+        )
+    _method(given.get("method", suggestions.DEFAULT))
+    _device(given.get("device"))
+    return checked
 
 
 def sweep_schedule(start_lr: float, end_lr: float, num_steps: int, mode: str) -> Schedule:
@@ -408,6 +425,7 @@ __all__ = [
     "BatchFn",
     "Progress",
     "RangeTestResult",
+    "check_arguments",
     "range_test",
     "smooth",
     "sweep_lrs",
