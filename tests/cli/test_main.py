@@ -450,5 +450,7 @@ def test_unknown_flags_are_errors_except_for_plots_scheduler_flags(
     with pytest.raises(SystemExit) as info:
         main(["list", "schedules", "--bogus", "1"])
     assert info.value.code == 2 and "unrecognized arguments: --bogus 1" in capsys.readouterr().err
-    assert main(["plot", "torch:StepLR", "--step-size", "2", "--steps", "3", "--format", "csv"]) == 0
+    assert (
+        main(["plot", "torch:StepLR", "--step-size", "2", "--steps", "3", "--format", "csv"]) == 0
+    )
     assert capsys.readouterr().out.splitlines()[1:] == ["0,1.0", "1,1.0", "2,0.1", "3,0.1"]
