@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,14 +119,15 @@ def _from_task(args: argparse.Namespace) -> tuple[Any, ...]:
 
 
 def _from_entry(entry: str) -> tuple[Any, ...]:
-    target, colon, function = entry.rpartition(":")
-    if not colon or not target or not function.isidentifier():
-        raise UsageError(f"--entry must be MODULE:FUNCTION or FILE.py:FUNCTION, got {entry!r}")
+    from lrkit.tools.entry import EntryNotFound, import_entry
+
     with user_code(entry):
-        module = _import(target, entry)
-        fn = getattr(module, function, None)
-        if not callable(fn):
-            raise UsageError(f"--entry {entry!r}: {target} has no function {function!r}")
+        try:
+            fn = import_entry(entry)
+        except EntryNotFound as exc:
+            raise UsageError(f"--entry {entry!r}: {exc}") from exc
+        except Exception as exc:
+            raise UserCodeError(f"importing {entry.rpartition(':')[0]}", exc) from exc
         try:
             made = fn()
         except Exception as exc:
@@ -159,30 +157,6 @@ def user_code(entry: str) -> Iterator[None]:
         raise UserCodeError(f"--entry {entry} (it called sys.exit)", exc) from None
     finally:
         sys.argv = argv
-
-
-def _import(target: str, entry: str) -> Any:
-    try:
-        if target.endswith(".py"):
-            path = Path(target)
-            if not path.is_file():
-                raise UsageError(f"--entry {entry!r}: no such file {target}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        return importlib.import_module(target)
-    except UsageError:
-        raise
-    except ModuleNotFoundError as exc:
-        if exc.name and target.startswith(exc.name):
-            raise UsageError(f"--entry {entry!r}: no module named {exc.name!r}") from exc
-        raise UserCodeError(f"importing {target}", exc) from exc
-    except Exception as exc:
-        raise UserCodeError(f"importing {target}", exc) from exc
 
 
 def _human(result: Any, path: Path | None) -> str:
