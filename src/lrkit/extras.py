@@ -12,6 +12,8 @@ EXTRAS = {
     "torch": "torch",
     "sklearn": "tasks",
     "mnist1d": "tasks",
+    "optuna": "bench",
+    "ray": "ray",
 }
 
 
