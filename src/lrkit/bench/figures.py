@@ -1,0 +1,279 @@
+"""The report's figures, drawn from the rows of a study (matplotlib, Agg).
+
+Each function draws one figure onto a new matplotlib figure and returns it
+(the report saves it as a PNG beside the HTML and embeds the same bytes).
+Seed bands are the range (min to max) over seeds; the line is the mean.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lrkit.bench.results import (
+    Row,
+    current,
+    direction_of,
+    lr_windows,
+    points,
+    time_to_target,
+)
+
+COLORS = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
+)  # fmt: skip
+METRIC_NAMES = {"test_loss": "test loss", "test_accuracy": "test accuracy"}
+
+
+def _plt() -> Any:
+    from lrkit.extras import require
+
+    require("matplotlib").use("Agg")
+    return require("matplotlib.pyplot")
+
+
+def _colors(labels: Sequence[str]) -> dict[str, str]:
+    return {label: COLORS[i % len(COLORS)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def _tasks(rows: Sequence[Row]) -> list[str]:
+    return list(dict.fromkeys(r.task for r in rows))
+
+
+def lr_sensitivity(rows: Sequence[Row]) -> Any:
+    """Final metric against the learning rate, one line per configuration (mean over
+    seeds, min-max band; diverged or failed seeds are crosses), and under it each
+    configuration's window of lrs within 5% of its best -- the LR-robustness picture."""
+    plt = _plt()
+    tasks = _tasks(current(rows))
+    labels = list(dict.fromkeys(p.label for p in points(rows)))
+    fig = plt.figure(figsize=(6.8 * len(tasks), 5.0 + 0.28 * len(labels)))
+    grid = fig.add_gridspec(2, len(tasks), height_ratios=[4.2, 0.6 + 0.28 * len(labels)])
+    direction = direction_of(rows)
+    metric = METRIC_NAMES.get(rows[0].metric, rows[0].metric) if rows else ""
+    windows = {(w.task, w.label): w for w in lr_windows(rows)}
+    colors = _colors(labels)
+    for col, task in enumerate(tasks):
+        ax = fig.add_subplot(grid[0, col])
+        strip = fig.add_subplot(grid[1, col], sharex=ax)
+        ps = [p for p in points(rows) if p.task == task]
+        finite = [v for p in ps for v in p.values if math.isfinite(v)]
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        edge = (
+            hi + 0.05 * ((hi - lo) or 1.0)
+            if direction == "minimize"
+            else lo - 0.05 * ((hi - lo) or 1.0)
+        )
+        mine_labels = [label for label in labels if any(p.label == label for p in ps)]
+        for k, label in enumerate(mine_labels):
+            color = colors[label]
+            mine = sorted((p for p in ps if p.label == label), key=lambda p: p.lr)
+            good = [p for p in mine if p.ok == len(p.values)]
+            if good:
+                x = [p.lr for p in good]
+                ax.plot(
+                    x,
+                    [statistics.fmean(p.values) for p in good],
+                    "o-",
+                    color=color,
+                    label=label,
+                    ms=4,
+                )
+                ax.fill_between(
+                    x,
+                    [min(p.values) for p in good],
+                    [max(p.values) for p in good],
+                    color=color,
+                    alpha=0.15,
+                )
+            bad = [p for p in mine if p.diverged or p.failed]
+            if bad:
+                ax.plot([p.lr for p in bad], [edge] * len(bad), "x", color=color, ms=8, mew=2)
+            w = windows.get((task, label))
+            if w is not None:
+                strip.plot([w.low, w.high], [k, k], "-", color=color, lw=6, solid_capstyle="butt")
+                strip.plot([w.best_lr], [k], "o", color="black", ms=4)
+                strip.text(w.high, k, f"  {w.decades:.1f} decades", va="center", fontsize=7)
+        ax.set_xscale("log")
+        ax.set_ylabel(f"final {metric}")
+        ax.set_title(f"{task}: final {metric} against the learning rate")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+        ax.tick_params(labelbottom=False)
+        strip.set_yticks(range(len(mine_labels)), mine_labels, fontsize=7)
+        strip.set_ylim(len(mine_labels) - 0.5, -0.5)
+        strip.set_xlabel("learning rate (peak of the schedule)")
+        strip.set_title(
+            "learning rates within 5% of each one's best "
+            "(dot: the best; x in the plot: diverged seeds)",
+            fontsize=8,
+        )
+        strip.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def curves(rows: Sequence[Row]) -> Any:
+    """Training loss and the metric against the step, each configuration at its best lr,
+    mean over seeds with the min-max band."""
+    plt = _plt()
+    tasks = _tasks(current(rows))
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(12.8, 4.2 * len(tasks)), squeeze=False)
+    metric = METRIC_NAMES.get(rows[0].metric, rows[0].metric) if rows else ""
+    best = {(w.task, w.label): w.best_lr for w in lr_windows(rows)}
+    for (ax_loss, ax_metric), task in zip(axes, tasks):
+        chosen = [
+            r for r in current(rows) if r.task == task and best.get((task, r.label)) == r.config_lr
+        ]
+        colors = _colors([r.label for r in chosen])
+        for label, color in colors.items():
+            rs = [r for r in chosen if r.label == label]
+            text = f"{label} (lr {rs[0].config_lr:.3g})"
+            _band(ax_loss, [(r.loss_steps, r.train_loss) for r in rs], color, text)
+            evals = [([e[0] for e in r.evals], [e[1] for e in r.evals]) for r in rs]
+            _band(ax_metric, evals, color, text)
+        ax_loss.set_yscale("log")
+        ax_loss.set_title(f"{task}: training loss (best lr of each)")
+        ax_metric.set_title(f"{task}: {metric} (best lr of each)")
+        for ax in (ax_loss, ax_metric):
+            ax.set_xlabel("step")
+            ax.grid(True, alpha=0.3)
+        ax_metric.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _band(
+    ax: Any, series: Sequence[tuple[Sequence[float], Sequence[Any]]], color: str, label: str
+) -> None:
+    series = [(s, v) for s, v in series if len(s)]
+    if not series:
+        return
+    steps = np.asarray(max((s for s, _ in series), key=len), dtype=float)
+    ys = []
+    for s, v in series:
+        y = np.asarray([np.nan if x is None else x for x in v], dtype=float)
+        ys.append(np.interp(steps, np.asarray(s, dtype=float), y, right=np.nan))
+    stack = np.vstack(ys)
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(stack, axis=0)
+        ax.fill_between(
+            steps, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=color, alpha=0.15
+        )
+    ax.plot(steps, mean, color=color, label=label, lw=1.4)
+
+
+def time_to_result(rows: Sequence[Row], target: float) -> Any:
+    """Steps and seconds to ``target`` at each configuration's best lr (AlgoPerf's
+    time-to-result); configurations that never reach it are marked."""
+    plt = _plt()
+    found = time_to_target(rows, target)
+    fig, axes = plt.subplots(1, 2, figsize=(12.8, 0.9 + 0.42 * max(1, len(found))))
+    names = [f"{t.task}: {t.label}" for t in found]
+    y = np.arange(len(found))
+    for ax, what in zip(axes, ("steps", "seconds")):
+        values = [getattr(t, what) for t in found]
+        top = max((v for v in values if v is not None), default=1.0)
+        for i, (t, v) in enumerate(zip(found, values)):
+            if v is None:
+                ax.barh(i, top, color="#eeeeee", hatch="//", edgecolor="#bbbbbb")
+                ax.text(top * 0.02, i, "not reached", va="center", fontsize=8)
+            else:
+                ax.barh(i, v, color=COLORS[i % len(COLORS)])
+                note = f"{v:.0f}" if what == "steps" else f"{v:.2f} s"
+                if t.reached < t.seeds:
+                    note += f" ({t.reached}/{t.seeds} seeds)"
+                ax.text(v, i, " " + note, va="center", fontsize=8)
+        ax.set_yticks(y, names if what == "steps" else [""] * len(found), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{what} to the target")
+        ax.set_title(f"{what} to {METRIC_NAMES.get(rows[0].metric, '')} {target:.4g}")
+    fig.tight_layout()
+    return fig
+
+
+def warmup_histograms(rows: Sequence[Row]) -> Any | None:
+    """Per configuration (with ``warmup_stats``), at the sweep's highest lr and first
+    seed: the histogram of log10 |g| over the first steps (a column per step) and the
+    spread of the per-parameter step size ``|delta p| / |g|``."""
+    measured = [r for r in current(rows) if "grad_hist" in r.extras]
+    if not measured:
+        return None
+    top = max(r.config_lr for r in measured)  # where the claim is tested: the highest lr
+    seed = min(r.seed for r in measured)
+    by_label = {r.label: r for r in measured if r.config_lr == top and r.seed == seed}
+    if not by_label:
+        return None
+    plt = _plt()
+    n = len(by_label)
+    fig, axes = plt.subplots(2, n, figsize=(3.4 * n, 6.4), squeeze=False)
+    for k, (label, r) in enumerate(by_label.items()):
+        hist = r.extras["grad_hist"]
+        counts = np.asarray(hist["counts"], dtype=float)
+        edges = np.asarray(hist["edges"])
+        if counts.size:
+            dens = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
+            axes[0][k].imshow(
+                np.log10(dens + 1e-6).T, origin="lower", aspect="auto", cmap="viridis",
+                extent=(0, len(counts), edges[0], edges[-1]),
+            )  # fmt: skip
+        axes[0][k].set_title(f"{label}\nlr {r.lr:.3g}", fontsize=8)
+        axes[0][k].set_xlabel("step")
+        axes[0][k].set_ylabel("log10 |gradient|")
+        q = np.asarray(r.extras["step_size_quantiles"]["values"], dtype=float)
+        if q.size:
+            steps = np.arange(len(q))
+            axes[1][k].fill_between(
+                steps, q[:, 0], q[:, -1], alpha=0.2, color=COLORS[k % len(COLORS)], label="5-95%"
+            )
+            axes[1][k].fill_between(
+                steps, q[:, 1], q[:, -2], alpha=0.4, color=COLORS[k % len(COLORS)], label="25-75%"
+            )
+            axes[1][k].plot(steps, q[:, 2], color=COLORS[k % len(COLORS)], label="median")
+            axes[1][k].set_yscale("log")
+        axes[1][k].set_xlabel("step")
+        axes[1][k].set_ylabel("|step| / |gradient| per parameter")
+        axes[1][k].legend(fontsize=7)
+    fig.suptitle(
+        f"The first steps at lr {top:g}: gradient magnitudes (top) and effective per-parameter "
+        "step sizes (bottom)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def sharpness(rows: Sequence[Row]) -> Any | None:
+    """Final metric against the sharpness of the final weights, per configuration
+    at its best lr, one point per seed."""
+    best = {(w.task, w.label): w.best_lr for w in lr_windows(rows)}
+    chosen = [
+        r
+        for r in current(rows)
+        if "sharpness" in r.extras and best.get((r.task, r.label)) == r.config_lr
+    ]
+    if not chosen:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    colors = _colors([r.label for r in chosen])
+    for label, color in colors.items():
+        rs = [r for r in chosen if r.label == label and r.value is not None]
+        ax.scatter(
+            [r.extras["sharpness"] for r in rs], [r.value for r in rs], color=color, label=label
+        )
+    ax.set_xlabel("sharpness: mean loss increase under random 5% weight perturbations")
+    ax.set_ylabel(f"final {METRIC_NAMES.get(chosen[0].metric, '')}")
+    ax.set_title("Flatness and generalisation of the final weights (one point per seed)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["COLORS", "curves", "lr_sensitivity", "sharpness", "time_to_result", "warmup_histograms"]
