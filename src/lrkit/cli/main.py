@@ -1,4 +1,4 @@
-"""Entry point: ``lrkit plot | range-test | trajectories | list | steps | env``.
+"""Entry point: ``lrkit bench | plot | range-test | trajectories | list | steps | env``.
 
 Exit codes: 0 ok, 1 failure, 2 usage: unknown names, malformed specs, bad
 flags or values -- what a command raises while it reads its input
@@ -16,12 +16,20 @@ import traceback
 from collections.abc import Sequence
 
 from lrkit import __version__
-from lrkit.cli import env_cmd, list_cmd, plot_cmd, range_test_cmd, steps_cmd, trajectories_cmd
+from lrkit.cli import (
+    bench_cmd,
+    env_cmd,
+    list_cmd,
+    plot_cmd,
+    range_test_cmd,
+    steps_cmd,
+    trajectories_cmd,
+)
 from lrkit.cli.errors import UsageError, UserCodeError
 from lrkit.cli.output import Output, Parser
 from lrkit.extras import EXTRAS, install_hint
 
-COMMANDS = (plot_cmd, range_test_cmd, trajectories_cmd, list_cmd, steps_cmd, env_cmd)
+COMMANDS = (bench_cmd, plot_cmd, range_test_cmd, trajectories_cmd, list_cmd, steps_cmd, env_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
