@@ -40,6 +40,17 @@ def test_run_status_report(
     assert "wrote" in text and (tmp_path / "o.html").exists() and (tmp_path / "o-lr.png").exists()
 
 
+def test_the_report_uses_the_configs_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep.yaml").write_text(SWEEP + "target: 123.5\n")
+    assert main(["bench", "run", "sweep.yaml", "--report", "r.html", "-q"]) == 0
+    assert "Time to result: test loss 123.5" in (tmp_path / "r.md").read_text()
+    assert main(["bench", "report", "-o", "s.html", "--target", "77", "-q"]) == 0
+    assert "Time to result: test loss 77" in (tmp_path / "s.md").read_text()  # the flag wins
+
+
 def test_presets_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "presets", "--format", "json"]) == 0
     presets = json.loads(capsys.readouterr().out)

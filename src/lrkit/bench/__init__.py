@@ -18,15 +18,20 @@ from __future__ import annotations
 
 from lrkit.bench.config import Config, LRRange, TrialConfig, read_config
 from lrkit.bench.engine import SweepSummary, run
+from lrkit.bench.presets import PRESETS, Preset
+from lrkit.bench.report import write_report
 from lrkit.bench.results import Row, load
 
 __all__ = [
+    "PRESETS",
     "Config",
     "LRRange",
+    "Preset",
     "Row",
     "SweepSummary",
     "TrialConfig",
     "load",
     "read_config",
     "run",
+    "write_report",
 ]

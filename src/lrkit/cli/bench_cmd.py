@@ -269,6 +269,13 @@ def _write_report(
     from lrkit.bench.report import write_report
 
     rows = [r for name in names for r in load(db, name)]
+    if target is None:  # the config's `target`, when the studies agree on one
+        st = store.open_storage(db)
+        stored = {
+            st.get_study_user_attrs(store.study_id(st, name)).get("config", {}).get("target")
+            for name in names
+        } - {None}
+        target = stored.pop() if len(stored) == 1 else None
     claim = finding = ""
     if preset is None and len(names) == 1:  # a preset's study run on its own keeps its claim
         for p in PRESETS.values():
