@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 
 from lrkit.bench.results import (
     Row,
+    Targets,
     current,
-    direction_of,
+    direction,
     lr_windows,
     points,
     time_to_target,
@@ -45,6 +47,17 @@ def _tasks(rows: Sequence[Row]) -> list[str]:
     return list(dict.fromkeys(r.task for r in rows))
 
 
+def _metric(rows: Sequence[Row], task: str) -> str:
+    """The metric's name in ``task``'s rows (tasks of one report may differ)."""
+    metric = next((r.metric for r in rows if r.task == task), "")
+    return METRIC_NAMES.get(metric, metric)
+
+
+def _title(task: str, what: str) -> str:
+    """``task: what``, a long task spec wrapped onto its own lines."""
+    return "\n".join(textwrap.wrap(task, 70, break_long_words=False)) + f"\n{what}"
+
+
 def lr_sensitivity(rows: Sequence[Row]) -> Any:
     """Final metric against the learning rate, one line per configuration (mean over
     seeds, min-max band; diverged or failed seeds are crosses), and under it each
@@ -54,21 +67,17 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
     labels = list(dict.fromkeys(p.label for p in points(rows)))
     fig = plt.figure(figsize=(6.8 * len(tasks), 5.0 + 0.28 * len(labels)))
     grid = fig.add_gridspec(2, len(tasks), height_ratios=[4.2, 0.6 + 0.28 * len(labels)])
-    direction = direction_of(rows)
-    metric = METRIC_NAMES.get(rows[0].metric, rows[0].metric) if rows else ""
     windows = {(w.task, w.label): w for w in lr_windows(rows)}
     colors = _colors(labels)
     for col, task in enumerate(tasks):
         ax = fig.add_subplot(grid[0, col])
         strip = fig.add_subplot(grid[1, col], sharex=ax)
         ps = [p for p in points(rows) if p.task == task]
+        metric = _metric(rows, task)
+        lower = direction(ps[0].first.metric) == "minimize"
         finite = [v for p in ps for v in p.values if math.isfinite(v)]
         lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        edge = (
-            hi + 0.05 * ((hi - lo) or 1.0)
-            if direction == "minimize"
-            else lo - 0.05 * ((hi - lo) or 1.0)
-        )
+        edge = hi + 0.05 * ((hi - lo) or 1.0) if lower else lo - 0.05 * ((hi - lo) or 1.0)
         mine_labels = [label for label in labels if any(p.label == label for p in ps)]
         for k, label in enumerate(mine_labels):
             color = colors[label]
@@ -101,7 +110,7 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
                 strip.text(w.high, k, f"  {w.decades:.1f} decades", va="center", fontsize=7)
         ax.set_xscale("log")
         ax.set_ylabel(f"final {metric}")
-        ax.set_title(f"{task}: final {metric} against the learning rate")
+        ax.set_title(_title(task, f"final {metric} against the learning rate"), fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
         ax.tick_params(labelbottom=False)
@@ -123,8 +132,7 @@ def curves(rows: Sequence[Row]) -> Any:
     mean over seeds with the min-max band."""
     plt = _plt()
     tasks = _tasks(current(rows))
-    fig, axes = plt.subplots(len(tasks), 2, figsize=(12.8, 4.2 * len(tasks)), squeeze=False)
-    metric = METRIC_NAMES.get(rows[0].metric, rows[0].metric) if rows else ""
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(12.8, 4.4 * len(tasks)), squeeze=False)
     best = {(w.task, w.label): w.best_lr for w in lr_windows(rows)}
     for (ax_loss, ax_metric), task in zip(axes, tasks):
         chosen = [
@@ -138,8 +146,8 @@ def curves(rows: Sequence[Row]) -> Any:
             evals = [([e[0] for e in r.evals], [e[1] for e in r.evals]) for r in rs]
             _band(ax_metric, evals, color, text)
         ax_loss.set_yscale("log")
-        ax_loss.set_title(f"{task}: training loss (best lr of each)")
-        ax_metric.set_title(f"{task}: {metric} (best lr of each)")
+        ax_loss.set_title(_title(task, "training loss (best lr of each)"), fontsize=10)
+        ax_metric.set_title(_title(task, f"{_metric(rows, task)} (best lr of each)"), fontsize=10)
         for ax in (ax_loss, ax_metric):
             ax.set_xlabel("step")
             ax.grid(True, alpha=0.3)
@@ -168,13 +176,23 @@ def _band(
     ax.plot(steps, mean, color=color, label=label, lw=1.4)
 
 
-def time_to_result(rows: Sequence[Row], target: float) -> Any:
-    """Steps and seconds to ``target`` at each configuration's best lr (AlgoPerf's
-    time-to-result); configurations that never reach it are marked."""
+def time_to_result(rows: Sequence[Row], targets: Targets) -> Any | None:
+    """Steps and seconds to each task's target at each configuration's best lr
+    (AlgoPerf's time-to-result); configurations that never reach it are marked."""
+    found = time_to_target(rows, targets)
+    if not found:
+        return None
     plt = _plt()
-    found = time_to_target(rows, target)
-    fig, axes = plt.subplots(1, 2, figsize=(12.8, 0.9 + 0.42 * max(1, len(found))))
-    names = [f"{t.task}: {t.label}" for t in found]
+    fig, axes = plt.subplots(1, 2, figsize=(12.8, 1.2 + 0.42 * len(found)))
+    several = len({t.task for t in found}) > 1
+    names = [f"{t.task.partition('(')[0]}: {t.label}" if several else t.label for t in found]
+    goals = "; ".join(
+        dict.fromkeys(
+            f"{t.task.partition('(')[0]}: {METRIC_NAMES.get(t.metric, t.metric)} "
+            f"{'<=' if direction(t.metric) == 'minimize' else '>='} {t.target:.4g}"
+            for t in found
+        )
+    )
     y = np.arange(len(found))
     for ax, what in zip(axes, ("steps", "seconds")):
         values = [getattr(t, what) for t in found]
@@ -192,7 +210,8 @@ def time_to_result(rows: Sequence[Row], target: float) -> Any:
         ax.set_yticks(y, names if what == "steps" else [""] * len(found), fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(f"{what} to the target")
-        ax.set_title(f"{what} to {METRIC_NAMES.get(rows[0].metric, '')} {target:.4g}")
+        ax.set_title(f"{what} to the target", fontsize=10)
+    fig.suptitle(f"Time to result, at each one's best lr ({goals})", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -22,8 +22,9 @@ from typing import Any
 from lrkit.bench import figures
 from lrkit.bench.results import (
     Row,
+    Targets,
     current,
-    default_target,
+    default_targets,
     lr_windows,
     ranking,
     status_counts,
@@ -52,18 +53,20 @@ def write_report(
     study: str = "",
     claim: str = "",
     finding: str = "",
-    target: float | None = None,
+    target: Targets | None = None,
     storage: str = "",
 ) -> list[Path]:
     """Write ``output`` (``.html``), its figures as PNGs and a ``.md`` summary beside it;
-    returns every path written."""
+    returns every path written. ``target`` is time-to-result's target metric: one
+    number for every task or ``{task: number}`` (default: per task, within 5% of the
+    best mean any configuration reached)."""
     from lrkit.tools.figure import check_output
 
     out = check_output("bench report", output, suffixes=(".html",))
     done = current(rows)
     if not done:
         raise ValueError(f"bench report: the study {study!r} has no finished trials yet")
-    target = target if target is not None else default_target(rows)
+    targets = target if target is not None else default_targets(rows)
     drawn: list[tuple[str, str, Any]] = [
         ("lr", "Final metric against the learning rate", figures.lr_sensitivity(rows)),
         (
@@ -72,9 +75,8 @@ def write_report(
             figures.curves(rows),
         ),
     ]
-    if target is not None:
-        drawn.append(("time", "Time to result", figures.time_to_result(rows, target)))
     for name, title, fn in (
+        ("time", "Time to result", lambda rows: figures.time_to_result(rows, targets)),
         ("warmup", "The first steps", figures.warmup_histograms),
         ("sharpness", "Sharpness of the final weights", figures.sharpness),
     ):
@@ -91,7 +93,7 @@ def write_report(
         png.write_bytes(buf.getvalue())
         written.append(png)
         images.append((title, base64.b64encode(buf.getvalue()).decode("ascii")))
-    tables = _tables(rows, target)
+    tables = _tables(rows, targets)
     page = _html(rows, study, claim, finding, storage, images, tables)
     out.write_text(page, encoding="utf-8")
     md = out.with_suffix(".md")
@@ -104,12 +106,12 @@ def write_report(
 Table = tuple[str, list[str], list[list[str]]]
 
 
-def _tables(rows: Sequence[Row], target: float | None) -> list[Table]:
-    metric = figures.METRIC_NAMES.get(rows[0].metric, rows[0].metric)
+def _tables(rows: Sequence[Row], targets: Targets) -> list[Table]:
+    names = figures.METRIC_NAMES
     ranks = [
         [
-            r.task, r.label, f"{r.lr:.3g}", _num(r.mean), _num(r.spread), str(r.seeds),
-            str(r.diverged), str(r.failed),
+            r.task, r.label, f"{r.lr:.3g}", names.get(r.first.metric, r.first.metric),
+            _num(r.mean), _num(r.spread), str(r.seeds), str(r.diverged), str(r.failed),
         ]
         for r in ranking(rows)
     ]  # fmt: skip
@@ -120,7 +122,8 @@ def _tables(rows: Sequence[Row], target: float | None) -> list[Table]:
                 "task",
                 "configuration",
                 "best lr",
-                f"mean {metric}",
+                "metric",
+                "mean over seeds",
                 "seed std",
                 "seeds",
                 "diverged",
@@ -140,19 +143,22 @@ def _tables(rows: Sequence[Row], target: float | None) -> list[Table]:
             windows,
         )
     )
-    if target is not None:
+    found = time_to_target(rows, targets)
+    if found:
+        goals = {(t.task, f"{names.get(t.metric, t.metric)} {t.target:.4g}"): None for t in found}
+        goal = next(iter(goals))[1]
         times = [
             [
-                t.task, t.label, f"{t.lr:.3g}", f"{t.reached}/{t.seeds}",
+                t.task, t.label, f"{t.target:.4g}", f"{t.lr:.3g}", f"{t.reached}/{t.seeds}",
                 "-" if t.steps is None else f"{t.steps:.0f}",
                 "-" if t.seconds is None else f"{t.seconds:.2f}",
             ]
-            for t in time_to_target(rows, target)
+            for t in found
         ]  # fmt: skip
         out.append(
             (
-                f"Time to result: {metric} {target:.4g}",
-                ["task", "configuration", "lr", "seeds reaching it", "steps", "seconds"],
+                f"Time to result: {goal}" if len(goals) == 1 else "Time to result",
+                ["task", "configuration", "target", "lr", "seeds reaching it", "steps", "seconds"],
                 times,
             )
         )
@@ -198,7 +204,7 @@ def _html(
             + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
             + f"), {seconds:.0f} s of training; "
             + f"tasks: {', '.join(dict.fromkeys(r.task for r in rows))}; "
-            f"metric: {rows[0].metric}; "
+            f"metrics: {', '.join(dict.fromkeys(r.metric for r in rows))}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items())
             + (f"; storage {storage}" if storage else "")
         )

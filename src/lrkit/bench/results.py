@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 WINDOW = 0.05  # an lr is "within 5% of the best" of its optimizer
@@ -129,11 +129,16 @@ def current(rows: Iterable[Row]) -> list[Row]:
     return [r for r in rows if r.status in ("ok", "diverged", "pruned", "error")]
 
 
-def direction_of(rows: Sequence[Row]) -> str:
+def direction(metric: str) -> str:
+    """``"minimize"`` (a loss) or ``"maximize"`` (an accuracy): what ``metric`` wants.
+    Studies of one report may differ (a preset's accuracy task beside its loss
+    task), so every statistic below takes the direction of its own rows."""
     from lrkit.bench.config import METRICS
 
-    metric = rows[0].metric if rows else "test_loss"
     return METRICS.get(metric, ("loss", "minimize"))[1]
+
+
+Targets = float | Mapping[str, float]  # one target for every task, or one per task
 
 
 def _worst(direction: str) -> float:
@@ -165,7 +170,6 @@ class Point:
 
 def points(rows: Sequence[Row]) -> list[Point]:
     """Seed statistics of every (task, configuration, lr)."""
-    direction = direction_of(rows)
     groups: dict[tuple[str, str, float], list[Row]] = {}
     for r in current(rows):
         groups.setdefault((r.task, r.label, r.config_lr), []).append(r)
@@ -173,18 +177,17 @@ def points(rows: Sequence[Row]) -> list[Point]:
     for (task, label, lr), rs in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])
     ):
-        values = tuple(
-            r.value if r.status == "ok" and r.value is not None else _worst(direction) for r in rs
-        )
+        worst = _worst(direction(rs[0].metric))
+        values = tuple(r.value if r.status == "ok" and r.value is not None else worst for r in rs)
         ok = sum(r.status == "ok" for r in rs)
         diverged = sum(r.status == "diverged" for r in rs)
         out.append(Point(label, task, lr, values, ok, diverged, len(rs) - ok - diverged, rs[0]))
     return out
 
 
-def _score(p: Point, direction: str) -> float:
-    """A mean where larger is better (accuracy) or smaller (loss), as a number to sort."""
-    if direction == "maximize":
+def _score(p: Point) -> float:
+    """The mean as a number where smaller is better, for a loss or an accuracy."""
+    if direction(p.first.metric) == "maximize":
         return -statistics.fmean(p.values)
     return p.mean
 
@@ -209,49 +212,63 @@ def lr_windows(rows: Sequence[Row], tolerance: float = WINDOW) -> list[Window]:
     """For each (task, configuration): the contiguous lrs around its best whose mean is
     within ``tolerance`` of the best (a loss at most ``(1 + tol) * best``, an accuracy at
     least ``(1 - tol) * best``) -- the LR-robustness picture, in decades."""
-    direction = direction_of(rows)
     by: dict[tuple[str, str], list[Point]] = {}
     for p in points(rows):
         by.setdefault((p.task, p.label), []).append(p)
     out = []
     for (task, label), ps in by.items():
         ps.sort(key=lambda p: p.lr)
-        best_i = min(range(len(ps)), key=lambda i: _score(ps[i], direction))
+        best_i = min(range(len(ps)), key=lambda i: _score(ps[i]))
         best = statistics.fmean(ps[best_i].values)
         if not math.isfinite(best):
             continue
 
         lo = hi = best_i
-        while lo > 0 and _near(ps[lo - 1], best, direction, tolerance):
+        while lo > 0 and _near(ps[lo - 1], best, tolerance):
             lo -= 1
-        while hi < len(ps) - 1 and _near(ps[hi + 1], best, direction, tolerance):
+        while hi < len(ps) - 1 and _near(ps[hi + 1], best, tolerance):
             hi += 1
         out.append(Window(label, task, ps[best_i].lr, best, ps[lo].lr, ps[hi].lr))
     return out
 
 
-def _near(p: Point, best: float, direction: str, tolerance: float) -> bool:
+def _near(p: Point, best: float, tolerance: float) -> bool:
     m = statistics.fmean(p.values)
-    if direction == "minimize":
+    if direction(p.first.metric) == "minimize":
         return math.isfinite(m) and m <= best + tolerance * abs(best)
     return m >= best - tolerance * abs(best)
 
 
-def default_target(rows: Sequence[Row], tolerance: float = WINDOW) -> float | None:
-    """The target of time-to-result when none is given: within ``tolerance`` of the best
-    seed-mean metric any configuration reached."""
-    direction = direction_of(rows)
-    means = [statistics.fmean(p.values) for p in points(rows) if all(map(math.isfinite, p.values))]
-    if not means:
-        return None
-    best = min(means) if direction == "minimize" else max(means)
-    return best + tolerance * abs(best) if direction == "minimize" else best - tolerance * abs(best)
+def default_targets(rows: Sequence[Row], tolerance: float = WINDOW) -> dict[str, float]:
+    """The targets of time-to-result when none is given, per task: within ``tolerance``
+    of the best seed-mean metric any configuration of the task reached."""
+    out: dict[str, float] = {}
+    for task in dict.fromkeys(r.task for r in current(rows)):
+        ps = [p for p in points(rows) if p.task == task and all(map(math.isfinite, p.values))]
+        if not ps:
+            continue
+        means = [statistics.fmean(p.values) for p in ps]
+        if direction(ps[0].first.metric) == "minimize":
+            out[task] = min(means) + tolerance * abs(min(means))
+        else:
+            out[task] = max(means) - tolerance * abs(max(means))
+    return out
+
+
+def target_of(targets: Targets | None, task: str) -> float | None:
+    """``task``'s target in ``targets`` (one number for all tasks, or a mapping)."""
+    if targets is None or isinstance(targets, (int, float)):
+        return None if targets is None else float(targets)
+    value = targets.get(task)
+    return None if value is None else float(value)
 
 
 @dataclasses.dataclass(frozen=True)
 class TimeToTarget:
     label: str
     task: str
+    target: float
+    metric: str
     lr: float
     reached: int  # seeds that reached the target
     seeds: int
@@ -259,10 +276,10 @@ class TimeToTarget:
     seconds: float | None
 
 
-def time_to_target(rows: Sequence[Row], target: float) -> list[TimeToTarget]:
-    """Steps and seconds each configuration's seeds needed to reach ``target`` (AlgoPerf's
-    time-to-result), at the configuration's best lr."""
-    direction = direction_of(rows)
+def time_to_target(rows: Sequence[Row], targets: Targets) -> list[TimeToTarget]:
+    """Steps and seconds each configuration's seeds needed to reach its task's target
+    (AlgoPerf's time-to-result), at the configuration's best lr; tasks without a
+    target in ``targets`` are left out."""
     best = {(w.task, w.label): w.best_lr for w in lr_windows(rows)}
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in current(rows):
@@ -270,16 +287,30 @@ def time_to_target(rows: Sequence[Row], target: float) -> list[TimeToTarget]:
             groups.setdefault((r.task, r.label), []).append(r)
     out = []
     for (task, label), rs in sorted(groups.items()):
+        target = target_of(targets, task)
+        if target is None:
+            continue
+        lower = direction(rs[0].metric) == "minimize"
         hits = []
         for r in rs:
             for step, value, seconds in r.evals:
-                if (value <= target) if direction == "minimize" else (value >= target):
+                if (value <= target) if lower else (value >= target):
                     hits.append((step, seconds))
                     break
         mean_steps = statistics.fmean(h[0] for h in hits) if hits else None
         mean_seconds = statistics.fmean(h[1] for h in hits) if hits else None
         out.append(
-            TimeToTarget(label, task, rs[0].config_lr, len(hits), len(rs), mean_steps, mean_seconds)
+            TimeToTarget(
+                label,
+                task,
+                target,
+                rs[0].metric,
+                rs[0].config_lr,
+                len(hits),
+                len(rs),
+                mean_steps,
+                mean_seconds,
+            )
         )
     return out
 
@@ -300,13 +331,12 @@ class Rank:
 def ranking(rows: Sequence[Row]) -> list[Rank]:
     """Each (task, configuration) at its best lr, best first, with its seed spread and
     the diverged and failed trials over all its learning rates."""
-    direction = direction_of(rows)
     by: dict[tuple[str, str], list[Point]] = {}
     for p in points(rows):
         by.setdefault((p.task, p.label), []).append(p)
     out = []
     for (task, label), ps in by.items():
-        best = min(ps, key=lambda p: _score(p, direction))
+        best = min(ps, key=_score)
         out.append(
             Rank(
                 label,
@@ -320,8 +350,12 @@ def ranking(rows: Sequence[Row]) -> list[Rank]:
                 best.first,
             )
         )
-    sign = 1 if direction == "minimize" else -1
-    return sorted(out, key=lambda r: (r.task, sign * r.mean if math.isfinite(r.mean) else math.inf))
+
+    def order(r: Rank) -> tuple[str, float]:
+        sign = 1 if direction(r.first.metric) == "minimize" else -1
+        return r.task, sign * r.mean if math.isfinite(r.mean) else math.inf
+
+    return sorted(out, key=order)
 
 
 def status_counts(rows: Iterable[Row]) -> dict[str, int]:
@@ -336,16 +370,18 @@ __all__ = [
     "Point",
     "Rank",
     "Row",
+    "Targets",
     "TimeToTarget",
     "Window",
     "current",
-    "default_target",
-    "direction_of",
+    "default_targets",
+    "direction",
     "load",
     "lr_windows",
     "points",
     "ranking",
     "status_counts",
     "study_name",
+    "target_of",
     "time_to_target",
 ]
