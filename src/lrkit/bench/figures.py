@@ -178,40 +178,45 @@ def _band(
 
 def time_to_result(rows: Sequence[Row], targets: Targets) -> Any | None:
     """Steps and seconds to each task's target at each configuration's best lr
-    (AlgoPerf's time-to-result); configurations that never reach it are marked."""
+    (AlgoPerf's time-to-result), a row of two panels per task; configurations that
+    never reach it are marked."""
     found = time_to_target(rows, targets)
     if not found:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12.8, 1.2 + 0.42 * len(found)))
-    several = len({t.task for t in found}) > 1
-    names = [f"{t.task.partition('(')[0]}: {t.label}" if several else t.label for t in found]
-    goals = "; ".join(
-        dict.fromkeys(
-            f"{t.task.partition('(')[0]}: {METRIC_NAMES.get(t.metric, t.metric)} "
-            f"{'<=' if direction(t.metric) == 'minimize' else '>='} {t.target:.4g}"
-            for t in found
+    tasks = list(dict.fromkeys(t.task for t in found))
+    colors = _colors([p.label for p in points(rows)])
+    heights = [1.3 + 0.42 * sum(t.task == task for t in found) for task in tasks]
+    fig, axes = plt.subplots(
+        len(tasks), 2, figsize=(12.8, sum(heights)), squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )  # fmt: skip
+    for (ax_steps, ax_seconds), task in zip(axes, tasks):
+        mine = [t for t in found if t.task == task]
+        goal = (
+            f"{METRIC_NAMES.get(mine[0].metric, mine[0].metric)} "
+            f"{'<=' if direction(mine[0].metric) == 'minimize' else '>='} {mine[0].target:.4g}"
         )
-    )
-    y = np.arange(len(found))
-    for ax, what in zip(axes, ("steps", "seconds")):
-        values = [getattr(t, what) for t in found]
-        top = max((v for v in values if v is not None), default=1.0)
-        for i, (t, v) in enumerate(zip(found, values)):
-            if v is None:
-                ax.barh(i, top, color="#eeeeee", hatch="//", edgecolor="#bbbbbb")
-                ax.text(top * 0.02, i, "not reached", va="center", fontsize=8)
-            else:
-                ax.barh(i, v, color=COLORS[i % len(COLORS)])
+        for ax, what in ((ax_steps, "steps"), (ax_seconds, "seconds")):
+            values = [getattr(t, what) for t in mine]
+            top = max((v for v in values if v is not None), default=1.0)
+            for i, (t, v) in enumerate(zip(mine, values)):
+                if v is None:
+                    ax.barh(i, top, color="#eeeeee", hatch="//", edgecolor="#bbbbbb")
+                    ax.text(top * 0.02, i, "not reached", va="center", fontsize=8)
+                    continue
+                ax.barh(i, v, color=colors.get(t.label, COLORS[0]))
                 note = f"{v:.0f}" if what == "steps" else f"{v:.2f} s"
                 if t.reached < t.seeds:
                     note += f" ({t.reached}/{t.seeds} seeds)"
                 ax.text(v, i, " " + note, va="center", fontsize=8)
-        ax.set_yticks(y, names if what == "steps" else [""] * len(found), fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"{what} to the target")
-        ax.set_title(f"{what} to the target", fontsize=10)
-    fig.suptitle(f"Time to result, at each one's best lr ({goals})", fontsize=10)
+            labels = [f"{t.label} (lr {t.lr:.3g})" for t in mine]
+            ax.set_yticks(range(len(mine)), labels if what == "steps" else [""] * len(mine))
+            ax.tick_params(axis="y", labelsize=8)
+            ax.invert_yaxis()
+            ax.set_xlabel(f"{what} to the target")
+            ax.set_title(_title(task, f"{what} to {goal}"), fontsize=9)
+            ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
