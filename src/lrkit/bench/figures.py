@@ -65,7 +65,7 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
     plt = _plt()
     tasks = _tasks(current(rows))
     labels = list(dict.fromkeys(p.label for p in points(rows)))
-    fig = plt.figure(figsize=(6.8 * len(tasks), 5.0 + 0.28 * len(labels)))
+    fig = plt.figure(figsize=(max(10.0, 6.8 * len(tasks)), 5.0 + 0.28 * len(labels)))
     grid = fig.add_gridspec(2, len(tasks), height_ratios=[4.2, 0.6 + 0.28 * len(labels)])
     windows = {(w.task, w.label): w for w in lr_windows(rows)}
     colors = _colors(labels)
@@ -109,10 +109,11 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
                 strip.plot([w.best_lr], [k], "o", color="black", ms=4)
                 strip.text(w.high, k, f"  {w.decades:.1f} decades", va="center", fontsize=7)
         ax.set_xscale("log")
+        _lr_ticks(strip, sorted({p.lr for p in ps}))
         ax.set_ylabel(f"final {metric}")
         ax.set_title(_title(task, f"final {metric} against the learning rate"), fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=7, loc="best", framealpha=0.85)
         ax.tick_params(labelbottom=False)
         strip.set_yticks(range(len(mine_labels)), mine_labels, fontsize=7)
         strip.set_ylim(len(mine_labels) - 0.5, -0.5)
@@ -125,6 +126,16 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
         strip.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _lr_ticks(ax: Any, lrs: Sequence[float]) -> None:
+    """The swept learning rates as the x ticks when there are few of them (matplotlib's
+    minor log labels overlap over less than a decade), else the decades."""
+    from matplotlib.ticker import NullFormatter
+
+    if 1 < len(lrs) <= 10:
+        ax.set_xticks(lrs, [f"{lr:.3g}" for lr in lrs], fontsize=8)
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def curves(rows: Sequence[Row]) -> Any:

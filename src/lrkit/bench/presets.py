@@ -159,7 +159,7 @@ def _warmup_finding(rows: Sequence[Row]) -> str:
     best = min(warmed, key=lambda p: statistics.fmean(p.values))
     a, b = statistics.fmean(plain.values), statistics.fmean(best.values)
     shows = b < a * 0.97 or plain.diverged > best.diverged
-    return (
+    text = (
         f"At lr {top:g}, Adam without warmup ends at test loss {a:.3f} ({plain.diverged} of "
         f"{len(plain.values)} seeds diverged); with {best.first.schedule} {b:.3f} "
         f"({best.diverged} diverged). "
@@ -169,6 +169,21 @@ def _warmup_finding(rows: Sequence[Row]) -> str:
             else "Warmup makes no clear difference at this size: the claim does not show here."
         )
     )
+    tuned = {r.first.schedule: r for r in ranking(rows) if r.first.optimizer.startswith("adam")}
+    if "constant()" in tuned and len(tuned) > 1:  # each schedule at its own best lr
+        alone = tuned.pop("constant()")
+        other = min(tuned.values(), key=lambda r: r.mean)
+        text += (
+            f" Each at its best lr, Adam without warmup reaches {alone.mean:.3f} (lr "
+            f"{alone.lr:g}) and the best warmup {other.mean:.3f} ({other.first.schedule}, lr "
+            f"{other.lr:g}): "
+            + (
+                "warmup also improves the best result."
+                if other.mean < alone.mean - max(alone.spread, other.spread)
+                else "warmup buys a higher usable lr, not a better tuned result."
+            )
+        )
+    return text
 
 
 # -- schedules ------------------------------------------------------------------
