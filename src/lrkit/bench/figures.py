@@ -53,6 +53,22 @@ def _metric(rows: Sequence[Row], task: str) -> str:
     return METRIC_NAMES.get(metric, metric)
 
 
+def short_labels(rows: Sequence[Row]) -> tuple[dict[str, str], str]:
+    """Each configuration's label without the parts every configuration shares (a
+    preset's common schedule), and the shared parts, for legends and axes."""
+    parts = {r.label: r.label_parts() for r in rows}
+    if len(parts) < 2:
+        return {label: label for label in parts}, ""
+    columns = list(zip(*parts.values()))
+    varying = [i for i, column in enumerate(columns) if len(set(column)) > 1]
+    common = ", ".join(c[0] for i, c in enumerate(columns) if i not in varying and c[0])
+    short = {
+        label: ", ".join(p[i] for i in varying if p[i]) or "(no schedule)"
+        for label, p in parts.items()
+    }
+    return short, common
+
+
 def _title(task: str, what: str) -> str:
     """``task: what``, a long task spec wrapped onto its own lines."""
     return "\n".join(textwrap.wrap(task, 70, break_long_words=False)) + f"\n{what}"
@@ -79,6 +95,7 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
         lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
         edge = hi + 0.05 * ((hi - lo) or 1.0) if lower else lo - 0.05 * ((hi - lo) or 1.0)
         mine_labels = [label for label in labels if any(p.label == label for p in ps)]
+        short, common = short_labels([p.first for p in ps])
         for k, label in enumerate(mine_labels):
             color = colors[label]
             mine = sorted((p for p in ps if p.label == label), key=lambda p: p.lr)
@@ -90,7 +107,7 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
                     [statistics.fmean(p.values) for p in good],
                     "o-",
                     color=color,
-                    label=label,
+                    label=short[label],
                     ms=4,
                 )
                 ax.fill_between(
@@ -111,11 +128,12 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
         ax.set_xscale("log")
         _lr_ticks(strip, sorted({p.lr for p in ps}))
         ax.set_ylabel(f"final {metric}")
-        ax.set_title(_title(task, f"final {metric} against the learning rate"), fontsize=10)
+        what = f"final {metric} against the learning rate"
+        ax.set_title(_title(task, what + (f"\nall with {common}" if common else "")), fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
         ax.tick_params(labelbottom=False)
-        strip.set_yticks(range(len(mine_labels)), mine_labels, fontsize=7)
+        strip.set_yticks(range(len(mine_labels)), [short[x] for x in mine_labels], fontsize=7)
         strip.set_ylim(len(mine_labels) - 0.5, -0.5)
         strip.set_xlabel("learning rate (peak of the schedule)")
         strip.set_title(
@@ -150,14 +168,18 @@ def curves(rows: Sequence[Row]) -> Any:
             r for r in current(rows) if r.task == task and best.get((task, r.label)) == r.config_lr
         ]
         colors = _colors([r.label for r in chosen])
+        short, common = short_labels(chosen)
         for label, color in colors.items():
             rs = [r for r in chosen if r.label == label]
-            text = f"{label} (lr {rs[0].config_lr:.3g})"
+            text = f"{short[label]} (lr {rs[0].config_lr:.3g})"
             _band(ax_loss, [(r.loss_steps, r.train_loss) for r in rs], color, text)
             evals = [([e[0] for e in r.evals], [e[1] for e in r.evals]) for r in rs]
             _band(ax_metric, evals, color, text)
         ax_loss.set_yscale("log")
-        ax_loss.set_title(_title(task, "training loss (best lr of each)"), fontsize=10)
+        ax_loss.set_title(
+            _title(task, "training loss (best lr of each)" + (f", all {common}" if common else "")),
+            fontsize=10,
+        )
         ax_metric.set_title(_title(task, f"{_metric(rows, task)} (best lr of each)"), fontsize=10)
         for ax in (ax_loss, ax_metric):
             ax.set_xlabel("step")
@@ -204,6 +226,7 @@ def time_to_result(rows: Sequence[Row], targets: Targets) -> Any | None:
     )  # fmt: skip
     for (ax_steps, ax_seconds), task in zip(axes, tasks):
         mine = [t for t in found if t.task == task]
+        short, _ = short_labels([r for r in current(rows) if r.task == task])
         goal = (
             f"{METRIC_NAMES.get(mine[0].metric, mine[0].metric)} "
             f"{'<=' if direction(mine[0].metric) == 'minimize' else '>='} {mine[0].target:.4g}"
@@ -221,7 +244,7 @@ def time_to_result(rows: Sequence[Row], targets: Targets) -> Any | None:
                 if t.reached < t.seeds:
                     note += f" ({t.reached}/{t.seeds} seeds)"
                 ax.text(v, i, " " + note, va="center", fontsize=8)
-            labels = [f"{t.label} (lr {t.lr:.3g})" for t in mine]
+            labels = [f"{short.get(t.label, t.label)} (lr {t.lr:.3g})" for t in mine]
             ax.set_yticks(range(len(mine)), labels if what == "steps" else [""] * len(mine))
             ax.tick_params(axis="y", labelsize=8)
             ax.invert_yaxis()

@@ -49,14 +49,16 @@ class Row:
     @property
     def label(self) -> str:
         """The configuration without lr and seed, as the report names it."""
-        parts = [self.optimizer]
-        if self.schedule != "constant()":
-            parts.append(self.schedule)
-        if self.max_grad_norm is not None:
-            parts.append(f"clip {self.max_grad_norm:g}")
-        if self.batch_size is not None:
-            parts.append(f"batch {self.batch_size}")
-        return ", ".join(parts)
+        return ", ".join(p for p in self.label_parts() if p)
+
+    def label_parts(self) -> tuple[str, str, str, str]:
+        """The label's parts: optimizer, schedule, clip, batch ("" where default)."""
+        return (
+            self.optimizer,
+            self.schedule if self.schedule != "constant()" else "",
+            f"clip {self.max_grad_norm:g}" if self.max_grad_norm is not None else "",
+            f"batch {self.batch_size}" if self.batch_size is not None else "",
+        )
 
     @property
     def config_lr(self) -> float:
