@@ -27,6 +27,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adamp": dict(lr=0.01, weight_decay=0.01, nesterov=True),
     "sgdp": dict(lr=0.05, momentum=0.9, weight_decay=0.01),
     "lion": dict(lr=1e-3, weight_decay=0.1),
+    "nadam": dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01),
+    "adafactor": dict(lr=0.01, weight_decay=0.01, d=2.0),
     "lamb": dict(lr=0.01, caution=True),
     "adamw_schedulefree": dict(lr=0.01, warmup_steps=5, weight_decay=0.01),
     "sgd_schedulefree": dict(lr=0.05, warmup_steps=5),
@@ -117,6 +119,8 @@ TORCH_PEERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "radam": torch.optim.RAdam,
+    "nadam": torch.optim.NAdam,
+    "adafactor": torch.optim.Adafactor,
 }
 
 
@@ -471,13 +475,13 @@ def test_complex_params_are_rejected_where_the_reference_has_no_complex_rule(nam
 @pytest.mark.parametrize("name", NAMES)
 def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Note [cache batches] with a tiny batch, so that tensors are split and batched."""
-    from lrkit.optim import base
+    from lrkit.optim import layout
 
     params = make_params(8, torch.float64)
     grads = make_grads(8, params, 12, orthogonal_every=3)
     want = run(lambda ps: build(name, ps, impl="reference"), clone_params(params), grads)
-    monkeypatch.setattr(base, "CPU_BATCH", 7)
-    batches = base.cache_batches([clone_params(params)], [1.0] * len(params), split=True)
+    monkeypatch.setattr(layout, "CPU_BATCH", 7)
+    batches = layout.cache_batches([clone_params(params)], [1.0] * len(params), split=True)
     assert len(batches) > 3 and any(
         t.numel() < 7 and t.dim() == 1 for b, _ in batches for t in b[0]
     )

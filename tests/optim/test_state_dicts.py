@@ -22,9 +22,9 @@ def _trained(name: str, impl: str = "auto", size: int = 12) -> tuple[torch.nn.Pa
 
 
 def _buffer_keys(opt, p) -> list[str]:
-    return [
-        k for k, v in opt.state[p].items() if isinstance(v, torch.Tensor) and v.shape == p.shape
-    ]
+    """The state keys that are buffers of ``p`` (Adafactor's factored ones included)."""
+    shapes = opt._buffer_shapes(opt.param_groups[0], p)
+    return [k for k, v in opt.state[p].items() if isinstance(v, torch.Tensor) and k in shapes]
 
 
 @pytest.mark.parametrize("name", NAMES)

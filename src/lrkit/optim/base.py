@@ -7,7 +7,12 @@ An algorithm subclasses :class:`Optimizer` and supplies
   for the defaults and for every param group at construction;
 * ``_init_state(p, group)``: the per-parameter state, under the reference
   implementation's keys;
-* ``_buffers(group)``: the state keys that hold a tensor shaped like the param;
+* ``_buffers(group)``: the state keys that hold a tensor shaped like the param,
+  or, with ``_buffer_shapes(group, p)``, the shapes a param's buffers have
+  (Adafactor's factored moments; a key that does not apply to ``p`` reaches
+  the paths as None);
+* ``scalar_state``: per-parameter 0-dim float32 state the update reads besides
+  ``step`` (NAdam's ``mu_product``; Note [scalar state]);
 * ``_reference(...)``: the per-tensor update that reads like the docstring;
 * ``_foreach(...)``: the same update on lists of tensors of one device and dtype;
 * optionally ``_fused(...)`` with ``fused_kernels = True``: the update with
@@ -29,6 +34,14 @@ unscaling the grads; the step then divides ``g`` by the scale inside the
 kernels (folded into the factor of Note [gradients], so ``p.grad`` stays
 scaled) and, when ``found_inf`` is set, returns without touching params,
 state or step counters. Reading ``found_inf`` costs a sync on CUDA.
+
+Note [scalar state]: a per-parameter number a reference keeps as a 0-dim
+float32 CPU tensor (NAdam's ``mu_product``) reaches the paths beside the
+buffers, in ``buf``/``bufs`` under its key. torch's ``load_state_dict`` casts
+every state tensor but ``step`` to the parameter's dtype and device, so a
+resumed torch NAdam multiplies ``mu_product`` in another precision than the
+uninterrupted run and drifts; lrkit checks each one is a finite number and
+keeps it in float32 on the CPU, so a resumed run is bit-identical.
 
 Note [auto fused] (which path a step runs) is in ``optim/dispatch.py``.
 
@@ -58,7 +71,7 @@ from lrkit.optim.hyper import (
     impl_from_torch_keywords,
     step_values,
 )
-from lrkit.optim.layout import PLAIN, Buffers, TensorList, torch_fused_ok
+from lrkit.optim.layout import CPU_BATCH, PLAIN, Buffers, TensorList, cache_batches, torch_fused_ok
 from lrkit.optim.state_dicts import check_buffers, check_state_dict
 from lrkit.optim.updates import (
     add_scaled_,
@@ -85,6 +98,7 @@ class Optimizer(torch.optim.Optimizer):
     fused_kernels: ClassVar[bool] = False  # has ``_fused`` (optim/fused.py)
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
     lazy_buffers: ClassVar[bool] = False  # Note [state validation]: buffers made on first use
+    scalar_state: ClassVar[tuple[str, ...]] = ()  # Note [scalar state]
 
     def __init__(
         self,
@@ -216,12 +230,16 @@ class Optimizer(torch.optim.Optimizer):
             state_dict,
             self.param_groups,
             self._check_group,
-            self._buffers,
+            self._buffer_shapes,
             lazy_buffers=self.lazy_buffers,
             steps_in_state=self.steps_in_state,
+            scalars=self.scalar_state,
         )
         self._check_one_clip(merged)
+        scalars = self._saved_scalars(state_dict)
         super().load_state_dict(state_dict)
+        for p, saved in scalars.items():  # Note [scalar state]: float32, not the param's dtype
+            self.state[p].update(saved)
         for group, checked in zip(self.param_groups, merged, strict=True):
             for key, value in checked.items():  # normalised; tensors stay torch's copies
                 if key != "params" and not isinstance(group.get(key), Tensor):
@@ -230,6 +248,25 @@ class Optimizer(torch.optim.Optimizer):
             step = state.get("step")
             if step is not None and not isinstance(step, Tensor) and self.steps_in_state:
                 state["step"] = torch.tensor(float(step), dtype=torch.float32)
+
+    def _saved_scalars(self, state_dict: dict[str, Any]) -> dict[Tensor, dict[str, Tensor]]:
+        """Note [scalar state]: the incoming ``scalar_state`` values as float32 CPU
+        tensors, by the parameter they will belong to (checked already)."""
+        if not self.scalar_state:
+            return {}
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        out: dict[Tensor, dict[str, Tensor]] = {}
+        for sid, p in zip(ids, params, strict=True):
+            entry = state_dict["state"].get(sid) or {}
+            values = {
+                k: torch.tensor(float(entry[k]), dtype=torch.float32)
+                for k in self.scalar_state
+                if k in entry
+            }
+            if values:
+                out[p] = values
+        return out
 
     # -- the step -------------------------------------------------------------
 
@@ -327,13 +364,18 @@ class Optimizer(torch.optim.Optimizer):
             steps = [steps[i] for i in kept] if steps else steps
             if not params:
                 return
-        keys = self._buffers(group)
+        keys = (*self._buffers(group), *self.scalar_state)
         real = self.supports_complex and any(p.is_complex() for p in params)
         view = torch.view_as_real if real else _same
         ps = [_real(p, view) for p in params]
         fresh = {id(v) for v, p in zip(ps, params, strict=True) if id(p) in ctx.fresh}
         ctx = dataclasses.replace(ctx, fresh=ctx.fresh | fresh)
-        bufs = {k: [_real(s[k], view) for s in states] for k in keys}
+        # a buffer that does not apply to a param is None (Adafactor's factored ones);
+        # validated state has every buffer of ``_buffer_shapes``
+        bufs = cast(
+            dict[str, list[Tensor]],
+            {k: [_optional_real(s.get(k), view) for s in states] for k in keys},
+        )
         maximize, coef = group.get("maximize", False), ctx.coef
         if path.name == "reference":
             for i, p in enumerate(params):
@@ -423,14 +465,22 @@ class Optimizer(torch.optim.Optimizer):
     # -- what an algorithm supplies ---------------------------------------------
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        """``step`` (Note [step counter]) and a zero tensor for each of ``_buffers``."""
+        """``step`` (Note [step counter]) and a zero tensor for each of ``_buffer_shapes``."""
         state: dict[str, Any] = {"step": torch.tensor(0.0)} if self.steps_in_state else {}
-        for key in self._buffers(group):
-            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        for key, shape in self._buffer_shapes(group, p).items():
+            state[key] = (
+                torch.zeros_like(p, memory_format=torch.preserve_format)
+                if shape == p.shape
+                else p.new_zeros(shape)
+            )
         return state
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ()
+
+    def _buffer_shapes(self, group: dict[str, Any], p: Tensor) -> dict[str, torch.Size]:
+        """The buffers ``p`` has, with their shapes: each of ``_buffers``, shaped like ``p``."""
+        return dict.fromkeys(self._buffers(group), p.shape)
 
     def _begin_group(self, group: dict[str, Any]) -> Any:
         """Per-group bookkeeping before the update (a group step counter, schedule-free's
@@ -497,50 +547,13 @@ def _same(t: Tensor) -> Tensor:
     return t
 
 
+def _optional_real(t: Tensor | None, view: Callable[[Tensor], Tensor]) -> Tensor | None:
+    return None if t is None else _real(t, view)
+
+
 def _real(t: Tensor | None, view: Callable[[Tensor], Tensor]) -> Tensor:
     t = cast(Tensor, t)  # the caller kept only params with a grad
     return view(t) if t.is_complex() else t
-
-
-# Note [cache batches]: on the CPU a step is a chain of memory-bound passes,
-# and a ``torch._foreach_*`` op over a whole model streams every tensor from
-# DRAM once per op. The foreach path therefore runs its chain on batches of
-# about CPU_BATCH elements, so that the second and later ops of the chain find
-# their operands in cache (measured on ResNet-50 shapes, 2 cores: Adam's chain
-# 174 ms -> 67 ms per step). Algorithms whose update is elementwise
-# (``splittable``) also have large tensors cut into contiguous chunks; those
-# with per-tensor reductions (AdamP, SGDP, LAMB, SGD's first-step rule) get
-# whole tensors, batched. Other devices run one batch.
-CPU_BATCH = 1 << 18
-
-
-def cache_batches(
-    lists: list[list[Tensor]], steps: list[float], split: bool
-) -> list[tuple[list[list[Tensor]], list[float]]]:
-    """Note [cache batches]: ``lists`` (aligned: params, grads, buffers) in batches."""
-    if not lists[0] or lists[0][0].device.type != "cpu":
-        return [(lists, steps)]
-    pieces: list[tuple[list[Tensor], float]] = []  # one tensor of each list, and its step
-    for i in range(len(lists[0])):
-        row = [ts[i] for ts in lists]
-        step = steps[i] if steps else 0.0
-        if split and row[0].numel() > CPU_BATCH and all(t.is_contiguous() for t in row):
-            chunks = [torch.split(t.view(-1), CPU_BATCH) for t in row]
-            pieces += [(list(c), step) for c in zip(*chunks, strict=True)]
-        else:
-            pieces.append((row, step))
-    batches: list[tuple[list[list[Tensor]], list[float]]] = []
-    size = 0
-    for row, step in pieces:
-        n = row[0].numel()
-        if not batches or size + n > CPU_BATCH:
-            batches.append(([[] for _ in lists], []))
-            size = 0
-        size += n
-        for column, t in zip(batches[-1][0], row, strict=True):
-            column.append(t)
-        batches[-1][1].append(step)
-    return [(b, s if steps else []) for b, s in batches]
 
 
 # -- registry ---------------------------------------------------------------------

@@ -90,11 +90,55 @@ def torch_fused_ok(params: TensorList) -> bool:
     )
 
 
+# Note [cache batches]: on the CPU a step is a chain of memory-bound passes,
+# and a ``torch._foreach_*`` op over a whole model streams every tensor from
+# DRAM once per op. The foreach path therefore runs its chain on batches of
+# about CPU_BATCH elements, so that the second and later ops of the chain find
+# their operands in cache (measured on ResNet-50 shapes, 2 cores: Adam's chain
+# 174 ms -> 67 ms per step). Algorithms whose update is elementwise
+# (``splittable``) also have large tensors cut into contiguous chunks; those
+# with per-tensor reductions (AdamP, SGDP, LAMB, SGD's first-step rule) get
+# whole tensors, batched. Other devices run one batch.
+CPU_BATCH = 1 << 18
+
+
+def cache_batches(
+    lists: list[list[Tensor]], steps: list[float], split: bool
+) -> list[tuple[list[list[Tensor]], list[float]]]:
+    """Note [cache batches]: ``lists`` (aligned: params, grads, buffers) in batches."""
+    if not lists[0] or lists[0][0].device.type != "cpu":
+        return [(lists, steps)]
+    pieces: list[tuple[list[Tensor], float]] = []  # one tensor of each list, and its step
+    for i in range(len(lists[0])):
+        row = [ts[i] for ts in lists]
+        step = steps[i] if steps else 0.0
+        n = row[0].numel()
+        if split and n > CPU_BATCH and all(t.is_contiguous() and t.numel() == n for t in row):
+            chunks = [torch.split(t.view(-1), CPU_BATCH) for t in row]
+            pieces += [(list(c), step) for c in zip(*chunks, strict=True)]
+        else:
+            pieces.append((row, step))
+    batches: list[tuple[list[list[Tensor]], list[float]]] = []
+    size = 0
+    for row, step in pieces:
+        n = row[0].numel()
+        if not batches or size + n > CPU_BATCH:
+            batches.append(([[] for _ in lists], []))
+            size = 0
+        size += n
+        for column, t in zip(batches[-1][0], row, strict=True):
+            column.append(t)
+        batches[-1][1].append(step)
+    return [(b, s if steps else []) for b, s in batches]
+
+
 __all__ = [
+    "CPU_BATCH",
     "DTYPES",
     "PLAIN",
     "Buffers",
     "TensorList",
+    "cache_batches",
     "row_segments",
     "rows",
     "rows_are_blocks",

@@ -6,7 +6,8 @@ Note [state validation]
 ``Optimizer.load_state_dict`` checks the whole incoming state dict before it
 changes anything: its structure, each group's hyperparameters (the same
 checks as at construction), and for every parameter that has state, each
-buffer the update reads (``_buffers``) -- a tensor of the parameter's shape --
+buffer the update reads (``_buffer_shapes``) -- a tensor of its shape, the
+parameter's for most, Adafactor's factored row and column moments smaller --
 and the step counter -- one finite, non-negative number. A buffer with
 another shape would reach torch's fused CPU kernels (which ``auto`` runs for
 Adam, AdamW, SGD and Adagrad) or lrkit's, and they index memory by the
@@ -32,10 +33,11 @@ def check_state_dict(
     state_dict: Any,
     groups: Sequence[dict[str, Any]],
     check_group: Callable[[dict[str, Any]], None],
-    buffers: Callable[[dict[str, Any]], tuple[str, ...]],
+    buffers: Callable[[dict[str, Any], Tensor], Mapping[str, Any]],
     *,
     lazy_buffers: bool,
     steps_in_state: bool,
+    scalars: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Note [state validation] for ``state_dict`` against the current ``groups``.
 
@@ -81,7 +83,14 @@ def check_state_dict(
                 f"{where}: the state of parameter {index} must be a dict, "
                 f"got {type(entry).__name__}"
             )
-        _check_entry(where, index, p, entry, buffers(group), lazy_buffers, steps_in_state)
+        _check_entry(where, index, p, entry, buffers(group, p), lazy_buffers, steps_in_state)
+        for key in scalars:  # Note [scalar state] in optim/base.py
+            number = _one_number(entry.get(key)) if entry else 0.0
+            if number is None or not math.isfinite(number):
+                raise ValueError(
+                    f"{where}: state {key!r} of parameter {index} must be one finite number, "
+                    f"got {entry.get(key)!r}"
+                )
     return merged
 
 
@@ -90,12 +99,12 @@ def _check_entry(
     index: int,
     p: Tensor,
     entry: Mapping[str, Any],
-    keys: tuple[str, ...],
+    shapes: Mapping[str, Any],
     lazy: bool,
     steps_in_state: bool,
 ) -> None:
     name = f"parameter {index} (shape {list(p.shape)})"
-    for key in keys:
+    for key, shape in shapes.items():
         value = entry.get(key)
         if value is None:
             if lazy:
@@ -105,10 +114,11 @@ def _check_entry(
             raise TypeError(
                 f"{where}: state {key!r} of {name} must be a tensor, got {type(value).__name__}"
             )
-        if value.shape != p.shape:
+        if value.shape != shape:
+            must = "the parameter's shape" if shape == p.shape else f"shape {list(shape)}"
             raise ValueError(
-                f"{where}: state {key!r} of {name} has shape {list(value.shape)}; "
-                "it must have the parameter's shape"
+                f"{where}: state {key!r} of {name} has shape {list(value.shape)}; it must have "
+                + must
             )
     if steps_in_state and entry:
         step = entry.get("step")
