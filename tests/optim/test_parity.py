@@ -231,6 +231,32 @@ CASES = [
     ),
     Case("lamb", lo.Lamb, timm_optim.Lamb, _lamb, peer_maximize=False),
     Case(
+        "nadam",
+        lo.NAdam,
+        torch.optim.NAdam,
+        lambda r: dict(
+            lr=r.uniform(1e-4, 1e-2),
+            betas=_betas(r),
+            eps=10 ** r.uniform(-10, -6),
+            weight_decay=_wd(r),
+            momentum_decay=r.choice([4e-3, r.uniform(0.0, 0.05)]),
+            decoupled_weight_decay=r.random() < 0.5,
+        ),
+        complex=True,
+    ),
+    Case(
+        "adafactor",
+        lo.Adafactor,
+        torch.optim.Adafactor,
+        lambda r: dict(
+            lr=r.choice([1e-2, r.uniform(1e-3, 0.1)]),
+            beta2_decay=r.uniform(-1.0, -0.5),
+            eps=(r.choice([None, 1e-30, 1e-20]), r.choice([1e-3, 1e-4])),
+            d=r.choice([1.0, 1.5]),
+            weight_decay=_wd(r),
+        ),
+    ),
+    Case(
         "adamw_schedulefree",
         lo.AdamWScheduleFree,
         schedulefree.AdamWScheduleFree,

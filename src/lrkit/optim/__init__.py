@@ -8,6 +8,7 @@ keys, plus ``impl="auto" | "reference" | "foreach" | "fused"`` and
 
 from __future__ import annotations
 
+from lrkit.optim.adafactor import Adafactor
 from lrkit.optim.adagrad import Adagrad
 from lrkit.optim.adam import Adam, AdamW
 from lrkit.optim.adamp import AdamP
@@ -15,6 +16,7 @@ from lrkit.optim.base import Optimizer, OptimizerInfo, list_optimizers
 from lrkit.optim.factory import create_optimizer, parse_spec
 from lrkit.optim.lamb import Lamb
 from lrkit.optim.lion import Lion
+from lrkit.optim.nadam import NAdam
 from lrkit.optim.radam import RAdam
 from lrkit.optim.rmsprop import RMSprop
 from lrkit.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
@@ -24,6 +26,7 @@ from lrkit.optim.sgdp import SGDP
 __all__ = [
     "SGD",
     "SGDP",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamP",
@@ -31,6 +34,7 @@ __all__ = [
     "AdamWScheduleFree",
     "Lamb",
     "Lion",
+    "NAdam",
     "Optimizer",
     "OptimizerInfo",
     "RAdam",
