@@ -29,6 +29,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "lion": dict(lr=1e-3, weight_decay=0.1),
     "nadam": dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01),
     "adafactor": dict(lr=0.01, weight_decay=0.01, d=2.0),
+    "muon": dict(lr=0.02, weight_decay=0.01, adjust_lr_fn="match_rms_adamw"),
     "lamb": dict(lr=0.01, caution=True),
     "adamw_schedulefree": dict(lr=0.01, warmup_steps=5, weight_decay=0.01),
     "sgd_schedulefree": dict(lr=0.05, warmup_steps=5),
@@ -47,8 +48,20 @@ def impls_of(name: str) -> tuple[str, ...]:
     return ("foreach", "auto", "fused") if fused else ("foreach", "auto")
 
 
+def groups_for(name: str, params: Any) -> Any:
+    """Muon takes 2-D weights: the others go to a ``use_muon=False`` (AdamW) group."""
+    if name != "muon":
+        return params
+    params = list(params)
+    other = [p for p in params if p.ndim != 2]
+    return [
+        {"params": [p for p in params if p.ndim == 2]},
+        *([{"params": other, "use_muon": False, "lr": 3e-3, "eps": 1e-8}] if other else []),
+    ]
+
+
 def build(name: str, params: Any, **kw: Any) -> lo.Optimizer:
-    opt = REGISTRY[name].cls(params, **{**OPTIONS[name], **kw})
+    opt = REGISTRY[name].cls(groups_for(name, params), **{**OPTIONS[name], **kw})
     train = getattr(opt, "train", None)
     if callable(train):
         train()
@@ -105,7 +118,7 @@ def test_resume_from_state_dict_is_bit_exact(name: str, impl: str) -> None:
     run(lambda ps: opt, first, grads[:10])
     saved = copy.deepcopy(opt.state_dict())
     resumed = [p.detach().clone().requires_grad_() for p in first]
-    opt2 = REGISTRY[name].cls(resumed, **OPTIONS[name], impl=impl)
+    opt2 = REGISTRY[name].cls(groups_for(name, resumed), **OPTIONS[name], impl=impl)
     opt2.load_state_dict(saved)
     rest = run(lambda ps: opt2, resumed, grads[10:])
     for a, b in zip(rest[-1], straight[-1], strict=True):
@@ -121,7 +134,7 @@ TORCH_PEERS = {
     "radam": torch.optim.RAdam,
     "nadam": torch.optim.NAdam,
     "adafactor": torch.optim.Adafactor,
-}
+}  # torch's Muon takes 2-D weights only: tests/optim/test_muon.py
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_PEERS))
@@ -450,7 +463,7 @@ def test_bad_params(name: str) -> None:
     kw = {"lr": 0.1} if name == "sgdp" else {}
     with pytest.raises(ValueError, match=f"{cls.__name__}: `params` is empty"):
         cls([], **kw)
-    w = torch.zeros(2, requires_grad=True)
+    w = torch.zeros(2, 2, requires_grad=True)  # 2-D: what every class takes (Muon too)
     with pytest.warns(UserWarning, match="parameter group with duplicate parameters"):
         cls([w, w], **kw)  # as torch: a warning within a group ...
     with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):

@@ -141,20 +141,20 @@ def test_tensor_hyperparameters_of_more_than_one_element_are_torchs_error() -> N
 
 @pytest.mark.parametrize("name", NAMES)
 def test_impl_and_max_grad_norm_are_group_options(name: str) -> None:
-    opt = build(name, [torch.zeros(3, requires_grad=True)], impl="reference", max_grad_norm=0.5)
+    opt = build(name, [torch.zeros(3, 3, requires_grad=True)], impl="reference", max_grad_norm=0.5)
     group = opt.param_groups[0]
     assert group["impl"] == "reference" and group["max_grad_norm"] == 0.5
     assert "impl: reference" in repr(opt) and "max_grad_norm: 0.5" in repr(opt)
     saved = opt.state_dict()
     assert saved["param_groups"][0]["impl"] == "reference"
-    fresh = build(name, [torch.zeros(3, requires_grad=True)])
+    fresh = build(name, [torch.zeros(3, 3, requires_grad=True)])
     fresh.load_state_dict(copy.deepcopy(saved))
     assert fresh.param_groups[0]["max_grad_norm"] == 0.5 and fresh.max_grad_norm == 0.5
     with pytest.raises(
         ValueError, match=r"`max_grad_norm` clips the norm of all gradients together"
     ):
         fresh.add_param_group(
-            {"params": [torch.zeros(2, requires_grad=True)], "max_grad_norm": 2.0}
+            {"params": [torch.zeros(2, 2, requires_grad=True)], "max_grad_norm": 2.0}
         )
     torch_sd = copy.deepcopy(saved)
     for g in torch_sd["param_groups"]:  # a state dict written before the options existed

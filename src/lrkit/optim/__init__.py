@@ -16,6 +16,7 @@ from lrkit.optim.base import Optimizer, OptimizerInfo, list_optimizers
 from lrkit.optim.factory import create_optimizer, parse_spec
 from lrkit.optim.lamb import Lamb
 from lrkit.optim.lion import Lion
+from lrkit.optim.muon import Muon
 from lrkit.optim.nadam import NAdam
 from lrkit.optim.radam import RAdam
 from lrkit.optim.rmsprop import RMSprop
@@ -34,6 +35,7 @@ __all__ = [
     "AdamWScheduleFree",
     "Lamb",
     "Lion",
+    "Muon",
     "NAdam",
     "Optimizer",
     "OptimizerInfo",

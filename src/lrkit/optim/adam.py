@@ -97,21 +97,7 @@ class Adam(Optimizer):
         step: float,
         ctx: StepContext,
     ) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        m, v = buf["exp_avg"], buf["exp_avg_sq"]
-        g = weight_decay_(group, p, g)
-        m.lerp_(g, 1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        if group["amsgrad"]:
-            v = torch.maximum(buf["max_exp_avg_sq"], v, out=buf["max_exp_avg_sq"])
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        denom = (v.sqrt() / math.sqrt(bias_correction2)).add_(eps)
-        step_size = lr / bias_correction1
-        if isinstance(step_size, Tensor):
-            p.sub_(m / denom * step_size)
-        else:
-            p.addcdiv_(m, denom, value=-step_size)
+        adam_reference(group, p, g, buf, step)
 
     def _foreach(
         self,
@@ -122,23 +108,7 @@ class Adam(Optimizer):
         steps: list[float],
         ctx: StepContext,
     ) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        grads = foreach_weight_decay_(group, params, grads)
-        torch._foreach_lerp_(m, grads, 1 - beta1)
-        foreach_square_average_(v, grads, beta2)
-        if group["amsgrad"]:
-            torch._foreach_maximum_(bufs["max_exp_avg_sq"], v)
-            v = bufs["max_exp_avg_sq"]
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
-        torch._foreach_add_(denom, eps)
-        if isinstance(lr, Tensor):
-            update = torch._foreach_div(m, denom)
-            torch._foreach_mul_(update, [1 / (1 - beta1**t) for t in steps])
-            foreach_add_scaled_(params, update, -lr)
-        else:
-            torch._foreach_addcdiv_(params, m, denom, [-lr / (1 - beta1**t) for t in steps])
+        adam_foreach(group, params, grads, bufs, steps)
 
     def _torch_kernel(self, group: dict[str, Any]) -> bool:
         return True
@@ -206,4 +176,48 @@ class AdamW(Adam):
         )
 
 
-__all__ = ["Adam", "AdamW"]
+def adam_reference(
+    group: dict[str, Any], p: Tensor, g: Tensor, buf: dict[str, Tensor], step: float
+) -> None:
+    """Adam's per-tensor update (the class docstring), for a group with Adam's keys."""
+    lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+    m, v = buf["exp_avg"], buf["exp_avg_sq"]
+    g = weight_decay_(group, p, g)
+    m.lerp_(g, 1 - beta1)
+    v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    if group["amsgrad"]:
+        v = torch.maximum(buf["max_exp_avg_sq"], v, out=buf["max_exp_avg_sq"])
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    denom = (v.sqrt() / math.sqrt(bias_correction2)).add_(eps)
+    step_size = lr / bias_correction1
+    if isinstance(step_size, Tensor):
+        p.sub_(m / denom * step_size)
+    else:
+        p.addcdiv_(m, denom, value=-step_size)
+
+
+def adam_foreach(
+    group: dict[str, Any], params: TensorList, grads: TensorList, bufs: Buffers, steps: list[float]
+) -> None:
+    """:func:`adam_reference` on lists of one device and dtype."""
+    lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+    m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
+    grads = foreach_weight_decay_(group, params, grads)
+    torch._foreach_lerp_(m, grads, 1 - beta1)
+    foreach_square_average_(v, grads, beta2)
+    if group["amsgrad"]:
+        torch._foreach_maximum_(bufs["max_exp_avg_sq"], v)
+        v = bufs["max_exp_avg_sq"]
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
+    torch._foreach_add_(denom, eps)
+    if isinstance(lr, Tensor):
+        update = torch._foreach_div(m, denom)
+        torch._foreach_mul_(update, [1 / (1 - beta1**t) for t in steps])
+        foreach_add_scaled_(params, update, -lr)
+    else:
+        torch._foreach_addcdiv_(params, m, denom, [-lr / (1 - beta1**t) for t in steps])
+
+
+__all__ = ["Adam", "AdamW", "adam_foreach", "adam_reference"]

@@ -15,6 +15,17 @@ Face models number their blocks): parameters registered before the first
 numbered block (the embeddings) are layer 0, those after the last (the
 pooler, the classifier) the top layer. A model without numbered blocks has a
 layer per top-level module.
+
+Note [muon split]
+~~~~~~~~~~~~~~~~~
+``create_optimizer(model, "muon")`` gives Muon the hidden 2-D weights and
+AdamW (Note [muon groups] in ``muon.py``) everything else, as Muon's users do
+by hand: the weights of ``nn.Embedding`` modules, the output layer (the last
+``nn.Linear`` module the model registers, or the one a module named ``head``,
+``lm_head``, ``classifier`` or ``fc`` at the top level holds), and every
+parameter that is not 2-D (biases, norm gains, conv kernels: torch's Muon
+takes matrices only). ``adamw_names`` (names or fnmatch patterns) sends more
+to AdamW. Given bare parameters instead of a model, 2-D ones go to Muon.
 """
 
 from __future__ import annotations
@@ -189,6 +200,8 @@ def create_optimizer(
         )
     exempt = _exempt_names(no_weight_decay)
     named = getattr(model_or_params, "named_parameters", None)
+    muon = info.name == "muon"
+    muon_options = _muon_options(kwargs) if muon else {}
     if callable(named):
         own = getattr(model_or_params, "no_weight_decay", None)
         if callable(own):
@@ -197,6 +210,9 @@ def create_optimizer(
         groups = _model_groups(
             list(named()), lr, weight_decay, layer_decay, layers, exempt, decay_1d
         )
+        if muon:
+            aside = _adamw_params(model_or_params, muon_options.pop("adamw_names"))
+            groups = _muon_groups(groups, aside, muon_options)
     else:
         if layer_decay is not None or layer_of is not None:
             raise ValueError(
@@ -204,7 +220,78 @@ def create_optimizer(
                 "named_parameters), got parameters"
             )
         groups = _given_groups(model_or_params, lr)
+        if muon:
+            muon_options.pop("adamw_names")
+            groups = _muon_groups(_as_groups(groups), set(), muon_options)
     return info.cls(groups, lr=lr, weight_decay=weight_decay, **kwargs)
+
+
+MUON_ADAMW = {"adamw_lr": 3e-4, "adamw_betas": (0.9, 0.95), "adamw_eps": 1e-8,
+              "adamw_weight_decay": None, "adamw_names": ()}  # fmt: skip
+
+
+def _muon_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The AdamW side of Note [muon split], taken out of ``kwargs``."""
+    out = {k: kwargs.pop(k, v) for k, v in MUON_ADAMW.items()}
+    out["adamw_lr"] = normalize("create_optimizer", "adamw_lr", LR, out["adamw_lr"])
+    if out["adamw_weight_decay"] is not None:
+        out["adamw_weight_decay"] = normalize(
+            "create_optimizer", "adamw_weight_decay", NONNEG, out["adamw_weight_decay"]
+        )
+    out["adamw_names"] = _exempt_names(out["adamw_names"])
+    return out
+
+
+def _adamw_params(model: Any, patterns: set[str]) -> set[int]:
+    """Note [muon split]: the ids of the parameters AdamW trains besides the non-2-D ones."""
+    from torch import nn
+
+    out: set[int] = set()
+    linears: list[nn.Module] = []
+    head = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Embedding):
+            out |= {id(p) for p in module.parameters(recurse=False)}
+        if isinstance(module, nn.Linear):
+            linears.append(module)
+            if name in ("head", "lm_head", "classifier", "fc"):
+                head = module
+    output = head if head is not None else (linears[-1] if linears else None)
+    if output is not None:
+        out |= {id(p) for p in output.parameters(recurse=False)}
+    for name, p in model.named_parameters():
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+            out.add(id(p))
+    return out
+
+
+def _as_groups(items: list[Any]) -> list[dict[str, Any]]:
+    if items and isinstance(items[0], dict):
+        return items
+    return [{"params": items}]
+
+
+def _muon_groups(
+    groups: list[dict[str, Any]], aside: set[int], options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each group split in two: its 2-D params not ``aside`` for Muon, the rest for
+    AdamW (``use_muon=False``, the ``adamw_*`` options, the group's lr scale kept)."""
+    out: list[dict[str, Any]] = []
+    for group in groups:
+        params = list(group["params"])
+        hidden = [p for p in params if p.ndim == 2 and id(p) not in aside]
+        rest = [p for p in params if p.ndim != 2 or id(p) in aside]
+        if hidden:
+            out.append({**group, "params": hidden})
+        if rest:
+            adamw = {**group, "params": rest, "use_muon": False}
+            scale = group.get("layer_scale", 1.0)
+            adamw.update(lr=options["adamw_lr"] * scale, betas=options["adamw_betas"],
+                         eps=options["adamw_eps"])  # fmt: skip
+            if options["adamw_weight_decay"] is not None and group.get("weight_decay", 1.0):
+                adamw["weight_decay"] = options["adamw_weight_decay"]
+            out.append(adamw)
+    return out
 
 
 def _exempt_names(no_weight_decay: Any) -> set[str]:

@@ -1,0 +1,233 @@
+"""Muon (Jordan et al., 2024) for 2-D weights, as torch.optim.Muon, with AdamW groups.
+
+Note [muon groups]
+~~~~~~~~~~~~~~~~~~
+Muon orthogonalises the update of a weight matrix; embeddings, the output
+layer, biases and norm gains are trained with AdamW beside it, which users
+of Muon wire by hand as two optimizers. lrkit's :class:`Muon` takes param
+groups with ``use_muon=False`` and runs AdamW on them (their own ``lr``,
+``betas``, ``eps``, ``weight_decay``; ``adam_reference``/``adam_foreach``,
+the numbers of :class:`~lrkit.optim.AdamW`), so one optimizer object holds
+both with one state dict (the way Keller Jordan's ``MuonWithAuxAdam`` does).
+:func:`lrkit.optim.create_optimizer` with ``"muon"`` builds those groups
+from a model (Note [muon split] in ``factory.py``). Muon groups' params must
+be 2-D, as torch requires, at construction; their state is torch's
+(``momentum_buffer``, no step count), so state dicts move between torch and
+lrkit; AdamW groups keep ``step``, ``exp_avg`` and ``exp_avg_sq``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from lrkit.optim.adam import adam_foreach, adam_reference
+from lrkit.optim.base import (
+    Buffers,
+    Optimizer,
+    StepContext,
+    TensorList,
+    as_float,
+    register,
+)
+from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, check_betas
+from lrkit.validation import Param
+
+ADJUST_LR_FNS = ("original", "match_rms_adamw", "spectral_unclamped")
+NS_COEFFICIENTS = (3.4445, -4.775, 2.0315)
+
+
+def newton_schulz(grad: Tensor, coefficients: tuple[float, float, float], steps: int,
+                  eps: float) -> Tensor:  # fmt: skip
+    """torch's ``_zeropower_via_newtonschulz``: ``steps`` quintic Newton-Schulz iterations
+    in bfloat16 towards the orthogonal factor ``U V^T`` of ``grad = U S V^T``."""
+    a, b, c = coefficients
+    x = grad.bfloat16()
+    tall = grad.size(0) > grad.size(1)
+    if tall:
+        x = x.T
+    x.div_(x.norm().clamp(min=eps))  # spectral norm at most 1
+    for _ in range(steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+def adjusted_lr(lr: float, adjust_lr_fn: str | None, shape: torch.Size) -> float:
+    """torch's ``_adjust_lr``: ``lr`` scaled for a ``(A, B)`` matrix -- ``original``
+    (Keller Jordan's): ``sqrt(max(1, A / B))``; ``match_rms_adamw`` (Moonshot's):
+    ``0.2 sqrt(max(A, B))``; ``spectral_unclamped`` (Bernstein's): ``sqrt(A / B)``."""
+    rows, cols = shape[:2]
+    if adjust_lr_fn is None or adjust_lr_fn == "original":
+        ratio = math.sqrt(max(1, rows / cols))
+    elif adjust_lr_fn == "match_rms_adamw":
+        ratio = 0.2 * math.sqrt(max(rows, cols))
+    else:
+        ratio = math.sqrt(rows / cols)
+    return lr * ratio
+
+
+@register(
+    "muon",
+    "Muon: orthogonalised momentum for 2-D weights (Newton-Schulz), AdamW groups beside it",
+    "torch.optim.Muon",
+)
+class Muon(Optimizer):
+    r"""Muon, as :class:`torch.optim.Muon`, for 2-D weights (Note [muon groups]).
+
+    With ``g`` the gradient (Note [gradients] in ``base``) of an ``(A, B)``
+    weight::
+
+        B <- momentum * B + (1 - momentum) * g
+        u = g + momentum * (B - g)        (nesterov; else u = B)
+        O = NS(u)                          (ns_steps Newton-Schulz iterations, in bfloat16)
+        p <- p * (1 - lr * weight_decay)
+        p <- p - adjusted_lr(lr, A, B) * O
+
+    Param groups with ``use_muon=False`` run AdamW with their ``betas``, ``eps``
+    and ``weight_decay``. State: ``momentum_buffer`` (Muon groups), ``step``,
+    ``exp_avg``, ``exp_avg_sq`` (AdamW groups).
+    """
+
+    hyper: ClassVar[dict[str, Param]] = {
+        "lr": LR,
+        "weight_decay": NONNEG,
+        "momentum": Param("float", lo=0.0, hi=1.0),
+        "nesterov": FLAG,
+        "eps": NONNEG,
+        "ns_steps": Param("int", lo=0, hi=99),
+        "adjust_lr_fn": Param("str", choices=ADJUST_LR_FNS, nullable=True),
+        "use_muon": FLAG,
+        "maximize": FLAG,
+    }
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        weight_decay: float = 0.1,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+        *,
+        betas: tuple[float, float] = (0.9, 0.95),
+        maximize: bool = False,
+        impl: str = "auto",
+        max_grad_norm: float | None = None,
+        **torch_keywords: Any,
+    ) -> None:
+        """``betas`` (and a group's own ``eps``) serve the ``use_muon=False`` groups."""
+        defaults = dict(
+            lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+            ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
+            adjust_lr_fn=adjust_lr_fn, betas=betas, use_muon=True, maximize=maximize,
+        )  # fmt: skip
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
+
+    def _check_combination(self, group: dict[str, Any]) -> None:
+        coefficients = group.get("ns_coefficients")
+        if coefficients is not None:
+            if (
+                isinstance(coefficients, (str, bytes, Tensor))
+                or not isinstance(coefficients, (tuple, list))
+                or len(coefficients) != 3
+                or not all(
+                    isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                    for c in coefficients
+                )
+            ):
+                raise ValueError(
+                    "Muon: `ns_coefficients` must be three finite numbers (a, b, c), "
+                    f"got {coefficients!r}"
+                )
+            group["ns_coefficients"] = tuple(float(c) for c in coefficients)
+        if "betas" in group:
+            group["betas"] = check_betas("Muon", group["betas"], BETA)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        params = param_group["params"]
+        tensors = [params] if isinstance(params, Tensor) else list(params)
+        if param_group.get("use_muon", self.defaults.get("use_muon", True)):
+            for i, item in enumerate(tensors):
+                p = item[1] if isinstance(item, tuple) else item
+                if isinstance(p, Tensor) and p.ndim != 2:
+                    raise ValueError(
+                        f"Muon: param {i} of group {len(self.param_groups)} has shape "
+                        f"{list(p.shape)}; Muon takes 2-D weights only: put the others in a "
+                        "group with use_muon=False (AdamW), as create_optimizer(model, "
+                        "'muon') does"
+                    )
+        super().add_param_group({**param_group, "params": tensors})
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A state dict of this class or of ``torch.optim.Muon`` (whose params have no
+        ``step``: Muon's update reads none, so it starts at 0)."""
+        if isinstance(state_dict, dict) and isinstance(state_dict.get("state"), dict):
+            state = dict(state_dict["state"])
+            for group, saved in zip(self.param_groups, state_dict.get("param_groups") or []):
+                if not (group["use_muon"] and isinstance(saved, dict)):
+                    continue
+                for sid in saved.get("params") or []:
+                    entry = state.get(sid)
+                    if isinstance(entry, dict) and entry and "step" not in entry:
+                        state[sid] = {**entry, "step": torch.tensor(0.0)}
+            state_dict = {**state_dict, "state": state}
+        super().load_state_dict(state_dict)
+
+    def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",) if group["use_muon"] else ("exp_avg", "exp_avg_sq")
+
+    @staticmethod
+    def _adamw(group: dict[str, Any]) -> dict[str, Any]:
+        return {**group, "amsgrad": False, "decoupled_weight_decay": True}
+
+    def _reference(
+        self,
+        group: dict[str, Any],
+        p: Tensor,
+        g: Tensor,
+        buf: dict[str, Tensor],
+        step: float,
+        ctx: StepContext,
+    ) -> None:
+        if not group["use_muon"]:
+            adam_reference(self._adamw(group), p, g, buf, step)
+            return
+        lr, momentum = as_float(group["lr"]), group["momentum"]
+        b = buf["momentum_buffer"]
+        b.lerp_(g, 1 - momentum)
+        update = g.lerp(b, momentum) if group["nesterov"] else b
+        o = newton_schulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
+        p.mul_(1 - lr * group["weight_decay"])
+        p.add_(o, alpha=-adjusted_lr(lr, group["adjust_lr_fn"], p.shape))
+
+    def _foreach(
+        self,
+        group: dict[str, Any],
+        params: TensorList,
+        grads: TensorList,
+        bufs: Buffers,
+        steps: list[float],
+        ctx: StepContext,
+    ) -> None:
+        if not group["use_muon"]:
+            adam_foreach(self._adamw(group), params, grads, bufs, steps)
+            return
+        lr, momentum = as_float(group["lr"]), group["momentum"]
+        b = bufs["momentum_buffer"]
+        torch._foreach_lerp_(b, grads, 1 - momentum)
+        updates = torch._foreach_lerp(grads, b, momentum) if group["nesterov"] else b
+        torch._foreach_mul_(params, 1 - lr * group["weight_decay"])
+        # Newton-Schulz is matrix products, one tensor at a time, as in the reference
+        for p, u in zip(params, updates):
+            o = newton_schulz(u, group["ns_coefficients"], group["ns_steps"], group["eps"])
+            p.add_(o, alpha=-adjusted_lr(lr, group["adjust_lr_fn"], p.shape))
+
+
+__all__ = ["ADJUST_LR_FNS", "NS_COEFFICIENTS", "Muon", "adjusted_lr", "newton_schulz"]
