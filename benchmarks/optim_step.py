@@ -40,6 +40,9 @@ FLOOR_BYTES = {
     "adamp": 40,
     "lamb": 40,
     "sgdp": 32,
+    "nadam": 28,
+    "adafactor": 12,  # p read+write, g; the factored moments are small
+    "prodigy": 40,  # Adam's 28, s read+write, p0 read
 }
 
 Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -90,9 +93,12 @@ HYPER: dict[str, dict[str, Any]] = {
     "lamb": dict(lr=1e-3, weight_decay=1e-2),
     "adamw_schedulefree": dict(lr=2.5e-3, weight_decay=1e-2),
     "sgd_schedulefree": dict(lr=1.0, momentum=0.9, weight_decay=1e-4),
+    "nadam": dict(lr=2e-3, weight_decay=1e-4),
+    "adafactor": dict(lr=1e-2, weight_decay=1e-4),
+    "prodigy": dict(lr=1.0, weight_decay=1e-2),
 }
 TORCH = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
-TORCH |= {"adamw": "AdamW", "radam": "RAdam"}
+TORCH |= {"adamw": "AdamW", "radam": "RAdam", "nadam": "NAdam", "adafactor": "Adafactor"}
 ADAMP_PEERS = ("adamp", "timm.optim", "pytorch_optimizer", "torch_optimizer")
 PEERS = {  # algorithm -> [(label, module, class)]
     "adamp": [(m, m, "AdamP") for m in ADAMP_PEERS],
@@ -103,6 +109,7 @@ PEERS = {  # algorithm -> [(label, module, class)]
         ("pytorch_optimizer", "pytorch_optimizer", "Lion"),
     ],
     "lamb": [("timm", "timm.optim", "Lamb")],
+    "prodigy": [("prodigyopt", "prodigyopt", "Prodigy")],
 }
 
 

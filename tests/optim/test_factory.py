@@ -102,7 +102,7 @@ def test_list_optimizers_describes_every_class() -> None:
     names = {i.cls.__name__ for i in infos}
     assert names == {
         "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "RAdam", "AdamP", "SGDP", "Lion", "Lamb",
-        "AdamWScheduleFree", "SGDScheduleFree", "NAdam", "Adafactor", "Muon",
+        "AdamWScheduleFree", "SGDScheduleFree", "NAdam", "Adafactor", "Muon", "Prodigy",
     }  # fmt: skip
     assert all(i.description and i.reference for i in infos)
 

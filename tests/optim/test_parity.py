@@ -26,6 +26,7 @@ schedulefree = pytest.importorskip("schedulefree")
 timm_optim = pytest.importorskip("timm.optim")
 torch_optimizer = pytest.importorskip("torch_optimizer")
 pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+prodigyopt = pytest.importorskip("prodigyopt")
 
 STEPS = 100
 
@@ -243,6 +244,26 @@ CASES = [
             decoupled_weight_decay=r.random() < 0.5,
         ),
         complex=True,
+    ),
+    Case(
+        "prodigy",
+        lo.Prodigy,
+        prodigyopt.Prodigy,
+        lambda r: dict(
+            lr=r.choice([1.0, r.uniform(0.1, 2.0)]),
+            betas=(r.choice([0.0, 0.9, r.uniform(0.5, 0.95)]), r.uniform(0.9, 0.9999)),
+            beta3=r.choice([None, r.uniform(0.9, 0.999)]),
+            eps=10 ** r.uniform(-10, -6),
+            weight_decay=_wd(r),
+            decouple=r.random() < 0.6,
+            use_bias_correction=r.random() < 0.4,
+            safeguard_warmup=r.random() < 0.4,
+            d0=10 ** r.uniform(-7, -3),
+            d_coef=r.choice([1.0, r.uniform(0.5, 2.0)]),
+            growth_rate=r.choice([float("inf"), 1.02]),
+            slice_p=r.choice([1, 1, 3]),
+        ),
+        peer_maximize=False,
     ),
     Case(
         "adafactor",

@@ -18,6 +18,7 @@ from lrkit.optim.lamb import Lamb
 from lrkit.optim.lion import Lion
 from lrkit.optim.muon import Muon
 from lrkit.optim.nadam import NAdam
+from lrkit.optim.prodigy import Prodigy
 from lrkit.optim.radam import RAdam
 from lrkit.optim.rmsprop import RMSprop
 from lrkit.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
@@ -39,6 +40,7 @@ __all__ = [
     "NAdam",
     "Optimizer",
     "OptimizerInfo",
+    "Prodigy",
     "RAdam",
     "RMSprop",
     "SGDScheduleFree",

@@ -1,0 +1,79 @@
+"""Prodigy: the step size d lives in the param groups; prodigyopt's state dicts; bad input."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import pytest
+import torch
+from tests.optim.trajectory import assert_same, make_grads, run
+
+import lrkit.optim as lo
+
+prodigyopt = pytest.importorskip("prodigyopt")
+
+
+def test_d_grows_from_d0_and_trains_a_quadratic_without_an_lr() -> None:
+    torch.manual_seed(0)
+    target = torch.randn(50, 20)
+    w = torch.zeros(50, 20, requires_grad=True)
+    opt = lo.Prodigy([w])  # lr=1: no learning rate to choose
+    ds, losses = [], []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = ((w - target) ** 2).sum()
+        loss.backward()
+        opt.step()
+        ds.append(opt.param_groups[0]["d"])
+        losses.append(loss.item())
+    # d0 = 1e-6; the first step has x = x0, so the estimate starts with the second
+    assert ds[0] == 1e-6 and ds[1] > 1e-6 and ds[-1] > 1e3 * 1e-6
+    assert all(b >= a for a, b in itertools.pairwise(ds))  # never shrinks (growth_rate inf)
+    assert losses[-1] < 1e-2 * losses[0]
+    assert {"d", "d0", "d_max", "d_numerator", "d_denom", "d_hat", "k"} <= set(opt.param_groups[0])
+
+
+@pytest.mark.parametrize("direction", ["prodigyopt_to_lrkit", "lrkit_to_prodigyopt"])
+def test_state_dicts_move_between_prodigyopt_and_lrkit(direction: str) -> None:
+    start = [torch.randn(6, 4, dtype=torch.float64), torch.randn(5, dtype=torch.float64)]
+    grads = make_grads(3, start, 12)
+    first, then = prodigyopt.Prodigy, lo.Prodigy
+    if direction == "lrkit_to_prodigyopt":
+        first, then = then, first
+    a = [p.clone().requires_grad_() for p in start]
+    opt = first(a, weight_decay=0.01, use_bias_correction=True)
+    run(lambda ps: opt, a, grads[:6])
+    b = [p.detach().clone().requires_grad_() for p in a]
+    opt_b = then(b, weight_decay=0.01, use_bias_correction=True)
+    opt_b.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert opt_b.param_groups[0]["d"] == opt.param_groups[0]["d"]
+    assert_same(
+        run(lambda ps: opt_b, b, grads[6:]), run(lambda ps: opt, a, grads[6:]), torch.float64
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"growth_rate": 0.5}, "`growth_rate` must be a number >= 1"),
+        ({"d0": 0.0}, "`d0` must be"),
+        ({"slice_p": 0}, "`slice_p` must be"),
+        ({"betas": (0.9, 1.0)}, r"`betas\[1\]` must be"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lo.Prodigy([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_groups_differ_in_lr_only_by_zero() -> None:
+    a, b, c = (torch.ones(2, requires_grad=True) for _ in range(3))
+    opt = lo.Prodigy([{"params": [a]}, {"params": [b], "lr": 0.0}, {"params": [c], "lr": 0.5}])
+    for p in (a, b, c):
+        p.grad = torch.ones(2)
+    with pytest.raises(RuntimeError, match="param groups may differ in lr only by 0"):
+        opt.step()
+    frozen = lo.Prodigy([{"params": [a]}, {"params": [b], "lr": 0.0}])
+    frozen.step()
+    assert torch.equal(b, torch.ones(2)) and not torch.equal(a, torch.ones(2))
