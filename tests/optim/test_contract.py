@@ -31,6 +31,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "adafactor": dict(lr=0.01, weight_decay=0.01, d=2.0),
     "muon": dict(lr=0.02, weight_decay=0.01, adjust_lr_fn="match_rms_adamw"),
     "prodigy": dict(lr=1.0, weight_decay=0.01, d0=1e-4, use_bias_correction=True, slice_p=2),
+    "dadapt_adam": dict(lr=1.0, weight_decay=0.01, d0=1e-4, use_bias_correction=True),
+    "dadapt_sgd": dict(lr=1.0, momentum=0.9, weight_decay=0.01, d0=1e-4),
     "lamb": dict(lr=0.01, caution=True),
     "adamw_schedulefree": dict(lr=0.01, warmup_steps=5, weight_decay=0.01),
     "sgd_schedulefree": dict(lr=0.05, warmup_steps=5),

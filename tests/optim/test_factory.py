@@ -103,6 +103,7 @@ def test_list_optimizers_describes_every_class() -> None:
     assert names == {
         "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "RAdam", "AdamP", "SGDP", "Lion", "Lamb",
         "AdamWScheduleFree", "SGDScheduleFree", "NAdam", "Adafactor", "Muon", "Prodigy",
+        "DAdaptAdam", "DAdaptSGD",
     }  # fmt: skip
     assert all(i.description and i.reference for i in infos)
 

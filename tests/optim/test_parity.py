@@ -27,6 +27,7 @@ timm_optim = pytest.importorskip("timm.optim")
 torch_optimizer = pytest.importorskip("torch_optimizer")
 pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
 prodigyopt = pytest.importorskip("prodigyopt")
+dadaptation = pytest.importorskip("dadaptation")
 
 STEPS = 100
 
@@ -262,6 +263,35 @@ CASES = [
             d_coef=r.choice([1.0, r.uniform(0.5, 2.0)]),
             growth_rate=r.choice([float("inf"), 1.02]),
             slice_p=r.choice([1, 1, 3]),
+        ),
+        peer_maximize=False,
+    ),
+    Case(
+        "dadapt_adam",
+        lo.DAdaptAdam,
+        dadaptation.DAdaptAdam,
+        lambda r: dict(
+            lr=r.choice([1.0, r.uniform(0.1, 2.0)]),
+            betas=(r.uniform(0.5, 0.95), r.uniform(0.9, 0.9999)),
+            eps=10 ** r.uniform(-10, -6),
+            weight_decay=_wd(r),
+            decouple=r.random() < 0.5,
+            use_bias_correction=r.random() < 0.4,
+            d0=10 ** r.uniform(-7, -3),
+            growth_rate=r.choice([float("inf"), 1.02]),
+        ),
+        peer_maximize=False,
+    ),
+    Case(
+        "dadapt_sgd",
+        lo.DAdaptSGD,
+        dadaptation.DAdaptSGD,
+        lambda r: dict(
+            lr=r.choice([1.0, r.uniform(0.1, 2.0)]),
+            momentum=r.choice([0.0, 0.9, r.uniform(0.0, 0.95)]),
+            weight_decay=_wd(r),
+            d0=10 ** r.uniform(-7, -3),
+            growth_rate=r.choice([float("inf"), 1.02]),
         ),
         peer_maximize=False,
     ),

@@ -13,6 +13,7 @@ from lrkit.optim.adagrad import Adagrad
 from lrkit.optim.adam import Adam, AdamW
 from lrkit.optim.adamp import AdamP
 from lrkit.optim.base import Optimizer, OptimizerInfo, list_optimizers
+from lrkit.optim.dadapt import DAdaptAdam, DAdaptSGD
 from lrkit.optim.factory import create_optimizer, parse_spec
 from lrkit.optim.lamb import Lamb
 from lrkit.optim.lion import Lion
@@ -34,6 +35,8 @@ __all__ = [
     "AdamP",
     "AdamW",
     "AdamWScheduleFree",
+    "DAdaptAdam",
+    "DAdaptSGD",
     "Lamb",
     "Lion",
     "Muon",

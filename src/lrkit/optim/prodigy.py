@@ -1,37 +1,24 @@
 """Prodigy (Mishchenko & Defazio, 2024): Adam whose step size ``d`` is estimated, as
 ``prodigyopt.Prodigy``.
 
-Note [prodigy d]
-~~~~~~~~~~~~~~~~
-Prodigy learns the distance to the solution, ``d``, from two sums over every
-parameter of every group: the numerator ``sum_k d_k dlr_k <g_k, x_0 - x_k>``
-(decayed by ``beta3``) and the denominator ``|s|_1``, with ``s`` a
-``beta3``-average of the gradients. The estimate is global, so a step is two
-passes over all groups (the sums, then the update) rather than the per-group
-step of ``optim/base.py``; ``d`` and the sums stay in every param group under
-prodigyopt's keys (``d``, ``d0``, ``d_max``, ``d_numerator``, ``d_denom``,
-``d_hat``, ``k``), so they can be logged and plotted and a state dict moves
-between the two. The group's ``lr`` multiplies ``d`` (prodigyopt's documented
-use with a schedule: ScheduledLR on ``lr``). The sums are Python floats added
-in parameter order on both paths, so ``foreach`` equals ``reference`` up to
-the elementwise rounding of ``torch._foreach_*``. Under DDP every rank holds
-the same parameters and gradients, so the sums agree without communication;
-sharded (DTensor) parameters are not supported yet.
+Note [distance estimation] (``optim/distance.py``) is the two-pass step;
+Prodigy's sums are the numerator ``sum_k d_k dlr_k <g_k, x_0 - x_k>`` (decayed by
+``beta3``) and ``|s|_1``. On the foreach path the sums are tensors read once at
+the end of the pass, so ``foreach`` equals ``reference`` up to rounding.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from lrkit.optim.base import Optimizer, prepare_grad, register
+from lrkit.optim.base import register
+from lrkit.optim.distance import DistanceEstimating, Work, batches
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param
-
-GROUP_STATE = ("d", "d0", "d_max", "d_numerator", "k")  # kept per group, as prodigyopt
 
 
 @register(
@@ -39,8 +26,8 @@ GROUP_STATE = ("d", "d0", "d_max", "d_numerator", "k")  # kept per group, as pro
     "Prodigy: Adam with a learned step size d (lr-free; lr=1 multiplies d)",
     "prodigyopt.Prodigy",
 )
-class Prodigy(Optimizer):
-    r"""Prodigy, as ``prodigyopt.Prodigy`` (Note [prodigy d]).
+class Prodigy(DistanceEstimating):
+    r"""Prodigy, as ``prodigyopt.Prodigy`` (Note [distance estimation]).
 
     With ``g`` the gradient (Note [gradients] in ``base``; ``+ weight_decay * p``
     unless ``decouple``), step ``k`` (from 0), ``lr`` the groups' lr and
@@ -76,7 +63,6 @@ class Prodigy(Optimizer):
         "slice_p": Param("int", lo=1),
         "maximize": FLAG,
     }
-    steps_in_state = False  # prodigyopt's ``step`` is an int, kept as it is
 
     def __init__(
         self,
@@ -109,56 +95,7 @@ class Prodigy(Optimizer):
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
-        rate = group.get("growth_rate")
-        if rate is not None and (
-            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 1
-        ):
-            raise ValueError(f"Prodigy: `growth_rate` must be a number >= 1 (inf: no limit), "
-                             f"got {rate!r}")  # fmt: skip
-        for key, positive in (("d", True), ("d_max", True), ("d_numerator", False)):
-            value = group.get(key)  # Note [prodigy d]: restored from state dicts too
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"Prodigy: `{key}` must be a number, got {value!r}")
-            if not math.isfinite(value) or (positive and value <= 0):
-                what = "a positive finite number" if positive else "a finite number"
-                raise ValueError(f"Prodigy: `{key}` must be {what}, got {value!r}")
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        from lrkit.optim.layout import PLAIN
-
-        params = param_group["params"]
-        for item in [params] if isinstance(params, Tensor) else list(params):
-            p = item[1] if isinstance(item, tuple) else item
-            if isinstance(p, Tensor) and type(p) not in PLAIN:
-                raise ValueError(
-                    f"Prodigy: sharded parameters ({type(p).__name__}, as FSDP2 makes) are not "
-                    "supported yet: the sums of Note [prodigy d] are over whole tensors"
-                )
-        super().add_param_group(param_group)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """A state dict of this class or of ``prodigyopt.Prodigy``, checked first
-        (Note [state validation]; ``step`` is one integer >= 0, as prodigyopt keeps it)."""
-        state = state_dict.get("state") if isinstance(state_dict, dict) else None
-        saved = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
-        ids = [i for g in saved or [] if isinstance(g, dict) for i in g.get("params") or []]
-        params = [p for g in self.param_groups for p in g["params"]]
-        shapes = {i: list(p.shape) for i, p in zip(ids, params)}
-        for index, entry in (state or {}).items():
-            step = entry.get("step") if isinstance(entry, dict) else None
-            if step is None:
-                continue
-            number = float(step) if isinstance(step, (int, float, Tensor)) else math.nan
-            if isinstance(step, Tensor) and step.numel() != 1:
-                number = math.nan
-            if isinstance(step, bool) or not (math.isfinite(number) and number >= 0):
-                raise ValueError(
-                    f"Prodigy.load_state_dict: state 'step' of parameter {index} (shape "
-                    f"{shapes.get(index, '?')}) must be one finite number >= 0, got {step!r}"
-                )
-        super().load_state_dict(state_dict)
+        self._check_growth(group, (("d", True), ("d_max", True), ("d_numerator", False)))
 
     def _buffer_shapes(self, group: dict[str, Any], p: Tensor) -> dict[str, torch.Size]:
         sliced = torch.Size([math.ceil(p.numel() / group["slice_p"])])
@@ -178,56 +115,39 @@ class Prodigy(Optimizer):
         state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
 
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:
-        """One step: the sums over every group, ``d``, then the update (Note [prodigy d])."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        coef = self._clip_coef(getattr(self, "grad_scale", None))
+    def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
         beta1, beta2 = first["betas"]
-        beta3 = first["beta3"] if first["beta3"] is not None else math.sqrt(beta2)
-        k, d, d_max = first["k"], first["d"], first["d_max"]
-        lr = max(float(g["lr"]) for g in self.param_groups)
+        k, d = first["k"], first["d"]
         bias = (
             ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
             if first["use_bias_correction"]
             else 1.0
         )
-        dlr = d * lr * bias
-        numerator = first["d_numerator"] * beta3
-        delta, denom = 0.0, 0.0
-        work: list[tuple[dict[str, Any], list[Tensor], list[Tensor], list[dict[str, Any]]]] = []
-        for group in self.param_groups:
-            if float(group["lr"]) not in (lr, 0.0):
-                raise RuntimeError(
-                    "Prodigy: param groups may differ in lr only by 0 (a frozen group), got "
-                    f"{sorted({float(g['lr']) for g in self.param_groups})}"
-                )
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                if cast(Tensor, p.grad).is_sparse:
-                    raise RuntimeError("Prodigy does not support sparse gradients")
-            grads = []
-            for p in params:
-                g = prepare_grad(cast(Tensor, p.grad), group["maximize"], coef)
-                if group["weight_decay"] != 0 and not group["decouple"]:
-                    g = g.add(p, alpha=group["weight_decay"])
-                grads.append(g)
-            states = [self.state[p] for p in params]
-            for p, state in zip(params, states):
-                if not state:
-                    state.update(self._init_state(p, group))
-            work.append((group, params, grads, states))
-            if float(group["lr"]) > 0.0 and params:
-                d_sum, s_sum = self._sums(group, params, grads, states, d, dlr, beta3)
-                delta += d_sum
-                denom += s_sum
-        d_hat = d
+        beta3 = first["beta3"] if first["beta3"] is not None else math.sqrt(beta2)
+        return {"d": d, "dlr": d * lr * bias, "beta3": beta3}
+
+    def _grads(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        begin: dict[str, Any],
+    ) -> list[Tensor]:
+        if group["weight_decay"] == 0 or group["decouple"]:
+            return grads
+        return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+
+    def _estimate(
+        self, begin: dict[str, Any], sums: list[float], lr: float
+    ) -> dict[str, Any] | None:
+        first = self.param_groups[0]
+        delta, denom = sums
+        d = begin["d"]
+        d_max, d_hat = first["d_max"], d
+        numerator = first["d_numerator"] * begin["beta3"]
         if denom == 0:
-            return loss
+            return None
         if lr > 0.0:
             numerator += delta
             d_hat = first["d_coef"] * numerator / denom
@@ -235,12 +155,8 @@ class Prodigy(Optimizer):
                 d = max(d, d_hat)
             d_max = max(d_max, d_hat)
             d = min(d_max, d * first["growth_rate"])
-        for group, params, grads, states in work:
-            group.update(d_numerator=numerator, d_denom=denom, d=d, d_max=d_max, d_hat=d_hat)
-            if params:
-                self._update(group, params, grads, states, d, dlr)
-            group["k"] = group["k"] + 1
-        return loss
+        return {"d_numerator": numerator, "d_denom": denom, "d": d, "d_max": d_max,
+                "d_hat": d_hat}  # fmt: skip
 
     def _sums(
         self,
@@ -248,13 +164,12 @@ class Prodigy(Optimizer):
         params: list[Tensor],
         grads: list[Tensor],
         states: list[dict[str, Any]],
-        d: float,
-        dlr: float,
-        beta3: float,
+        begin: dict[str, Any],
     ) -> tuple[float, float]:
         """Pass 1 for one group: the moments and ``s``, and the group's terms of the
         numerator and of ``|s|_1``, added in parameter order."""
         beta1, beta2 = group["betas"]
+        d, dlr, beta3 = begin["d"], begin["dlr"], begin["beta3"]
         d0, step = group["d0"], group["slice_p"]
         scale = d if group["safeguard_warmup"] else dlr
         sliced = [g.flatten()[::step] for g in grads]
@@ -272,7 +187,7 @@ class Prodigy(Optimizer):
         # batch's dots and moment updates read the gradients while they are in cache
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        for idx in _batches(params):
+        for idx in batches(params):
             gs = [grads[i] for i in idx]
             dots += [
                 torch.dot(sliced[i], states[i]["p0"] - params[i].flatten()[::step]) for i in idx
@@ -298,11 +213,12 @@ class Prodigy(Optimizer):
         params: list[Tensor],
         grads: list[Tensor],
         states: list[dict[str, Any]],
-        d: float,
-        dlr: float,
+        begin: dict[str, Any],
+        found: dict[str, Any],
     ) -> None:
         """Pass 2 for one group: the decoupled decay and the step with the new ``d``."""
         beta1, eps, decay = group["betas"][0], group["eps"], group["weight_decay"]
+        d, dlr = found["d"], begin["dlr"]  # the new d, the step's dlr (as prodigyopt)
         for state in states:
             state["step"] += 1
         if group["impl"] == "reference":
@@ -315,7 +231,7 @@ class Prodigy(Optimizer):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
-        for idx in _batches(params):
+        for idx in batches(params):
             ps = [params[i] for i in idx]
             denoms = torch._foreach_sqrt([states[i]["exp_avg_sq"] for i in idx])
             torch._foreach_add_(denoms, d * eps)
@@ -328,23 +244,4 @@ class Prodigy(Optimizer):
                 torch._foreach_addcdiv_(ps, [grads[i] for i in idx], denoms, value=-dlr * d)
 
 
-def _batches(params: list[Tensor]) -> list[list[int]]:
-    """Note [cache batches] (``optim/layout.py``) for whole tensors: consecutive indices
-    of about ``CPU_BATCH`` elements on the CPU, so that a chain of foreach ops finds its
-    operands in cache; one batch elsewhere."""
-    from lrkit.optim import layout
-
-    if not params or params[0].device.type != "cpu":
-        return [list(range(len(params)))]
-    out: list[list[int]] = []
-    size = 0
-    for i, p in enumerate(params):
-        if not out or size + p.numel() > layout.CPU_BATCH:
-            out.append([])
-            size = 0
-        out[-1].append(i)
-        size += p.numel()
-    return out
-
-
-__all__ = ["GROUP_STATE", "Prodigy"]
+__all__ = ["Prodigy"]

@@ -1,0 +1,310 @@
+"""D-Adaptation (Defazio & Mishchenko, 2023): Adam and SGD whose step size ``d`` is
+estimated, as the ``dadaptation`` package's ``DAdaptAdam`` and ``DAdaptSGD``.
+
+Both run the two-pass step of Note [distance estimation] (``optim/distance.py``).
+Their update is one per-tensor loop on every ``impl`` for now (the sums read
+each tensor on the host, as the references do).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from lrkit.optim.base import register
+from lrkit.optim.distance import DistanceEstimating, Work
+from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
+from lrkit.validation import Param
+
+ESTIMATE_KEYS = (("d", True), ("numerator_weighted", False))
+
+
+@register(
+    "dadapt_adam",
+    "D-Adaptation Adam: Adam with a learned step size d (lr-free; lr=1 multiplies d)",
+    "dadaptation.DAdaptAdam",
+)
+class DAdaptAdam(DistanceEstimating):
+    r"""D-Adapted Adam, as ``dadaptation.DAdaptAdam`` (Note [distance estimation]).
+
+    With ``g`` the gradient (``+ weight_decay * p`` unless ``decouple``), step
+    ``k`` (from 0), a group's ``layer_scale`` ``r`` and ``b = sqrt(beta2)``::
+
+        dlr = d * lr * (sqrt(1 - beta2^(k+1)) / (1 - beta1^(k+1)) if use_bias_correction else 1)
+        n <- b n + (1 - b) sum r dlr <g, s / (sqrt(v) + eps)>      (over all params)
+        m <- beta1 m + r dlr (1 - beta1) g
+        v <- beta2 v + (1 - beta2) g^2
+        s <- b s + dlr (1 - b) g
+        d <- max(d, min(n / ((1 - b) sum r |s|_1), d * growth_rate))
+        p <- p - weight_decay * dlr * p                            (decouple)
+        p <- p - m / (sqrt(v) + eps)
+
+    State: ``step`` (an int), ``s``, ``exp_avg``, ``exp_avg_sq``; group keys
+    ``d``, ``k``, ``numerator_weighted``, ``layer_scale``.
+    """
+
+    hyper: ClassVar[dict[str, Param]] = {
+        "lr": NONNEG,
+        "betas": BETA,
+        "eps": POSITIVE,
+        "weight_decay": NONNEG,
+        "decouple": FLAG,
+        "use_bias_correction": FLAG,
+        "layer_scale": POSITIVE,
+        "log_every": Param("int", lo=0),
+        "maximize": FLAG,
+    }
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        log_every: int = 0,
+        decouple: bool = False,
+        use_bias_correction: bool = False,
+        d0: float = 1e-6,
+        growth_rate: float = float("inf"),
+        *,
+        maximize: bool = False,
+        impl: str = "auto",
+        max_grad_norm: float | None = None,
+        **torch_keywords: Any,
+    ) -> None:
+        """``log_every`` is accepted and kept for the reference's state dicts; lrkit
+        does not log (read ``d`` from ``param_groups``)."""
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, d=_d0("DAdaptAdam", d0),
+            k=0, layer_scale=1.0, numerator_weighted=0.0, log_every=log_every,
+            growth_rate=growth_rate, use_bias_correction=use_bias_correction,
+            decouple=decouple, fsdp_in_use=False, maximize=maximize,
+        )  # fmt: skip
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
+
+    def _check_combination(self, group: dict[str, Any]) -> None:
+        self._check_growth(group, ESTIMATE_KEYS)
+
+    def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("s", "exp_avg", "exp_avg_sq")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"step": 0, **{k: torch.zeros_like(p) for k in self._buffers(group)}}
+
+    def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
+        first = self.param_groups[0]
+        beta1, beta2 = first["betas"]
+        k = first["k"]
+        bias = (
+            ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
+            if first["use_bias_correction"]
+            else 1.0
+        )
+        return {"d": first["d"], "dlr": first["d"] * lr * bias, "sqrt_beta2": beta2**0.5}
+
+    def _grads(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+        begin: dict[str, Any],
+    ) -> list[Tensor]:  # fmt: skip
+        if group["weight_decay"] == 0 or group["decouple"]:
+            return grads
+        return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+
+    def _sums(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+    ) -> tuple[float, float]:
+        beta1, beta2 = group["betas"]
+        dlr, b, r, eps = begin["dlr"], begin["sqrt_beta2"], group["layer_scale"], group["eps"]
+        numerator, norm = 0.0, 0.0
+        for g, state in zip(grads, states):
+            m, v, s = state["exp_avg"], state["exp_avg_sq"], state["s"]
+            denom = v.sqrt().add_(eps)
+            numerator += r * dlr * torch.dot(g.flatten(), s.div(denom).flatten()).item()
+            m.mul_(beta1).add_(g, alpha=r * dlr * (1 - beta1))
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            s.mul_(b).add_(g, alpha=dlr * (1 - b))
+            norm += r * s.abs().sum().item()
+        return numerator, norm
+
+    def _estimate(
+        self, begin: dict[str, Any], sums: list[float], lr: float
+    ) -> dict[str, Any] | None:
+        first = self.param_groups[0]
+        b, d = begin["sqrt_beta2"], begin["d"]
+        numerator = b * first["numerator_weighted"] + (1 - b) * sums[0]
+        if sums[1] == 0:
+            return None
+        if lr > 0.0:
+            d_hat = numerator / ((1 - b) * sums[1])
+            d = max(d, min(d_hat, d * first["growth_rate"]))
+        return {"numerator_weighted": numerator, "d": d}
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+        found: dict[str, Any],
+    ) -> None:
+        decay, eps = group["weight_decay"], group["eps"]
+        for p, state in zip(params, states):
+            state["step"] += 1
+            denom = state["exp_avg_sq"].sqrt().add_(eps)
+            if decay != 0 and group["decouple"]:
+                p.add_(p, alpha=-decay * begin["dlr"])
+            p.addcdiv_(state["exp_avg"], denom, value=-1)
+
+
+@register(
+    "dadapt_sgd",
+    "D-Adaptation SGD: SGD (dual averaging) with a learned step size d (lr-free)",
+    "dadaptation.DAdaptSGD",
+)
+class DAdaptSGD(DistanceEstimating):
+    r"""D-Adapted SGD, as ``dadaptation.DAdaptSGD`` (Note [distance estimation]).
+
+    With ``g`` the gradient ``+ weight_decay * p`` (the first group's decay,
+    for every group, as the reference), ``|g_0|`` the norm of the first
+    step's gradients (without the decay, as the reference) and
+    ``c = 1 - momentum``::
+
+        dlr = d * lr / |g_0|
+        n <- n + sum dlr <g, s>                      (over all params, before s moves)
+        s <- s + dlr g
+        d <- max(d, min(2 n / |s|_2, d * growth_rate))
+        z = x0 - s
+        p <- (1 - c) p + c z
+
+    State: ``z``, ``s``, ``x0``; group keys ``d``, ``k``,
+    ``numerator_weighted``, ``g0_norm``.
+    """
+
+    hyper: ClassVar[dict[str, Param]] = {
+        "lr": NONNEG,
+        "momentum": Param("float", lo=0.0, hi=1.0, hi_open=True),
+        "weight_decay": NONNEG,
+        "log_every": Param("int", lo=0),
+        "maximize": FLAG,
+    }
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1.0,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        log_every: int = 0,
+        d0: float = 1e-6,
+        growth_rate: float = float("inf"),
+        *,
+        maximize: bool = False,
+        impl: str = "auto",
+        max_grad_norm: float | None = None,
+        **torch_keywords: Any,
+    ) -> None:
+        defaults = dict(
+            lr=lr, momentum=momentum, weight_decay=weight_decay, k=0, log_every=log_every,
+            numerator_weighted=0.0, d=_d0("DAdaptSGD", d0), growth_rate=growth_rate,
+            fsdp_in_use=False, maximize=maximize,
+        )  # fmt: skip
+        super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
+
+    def _check_combination(self, group: dict[str, Any]) -> None:
+        self._check_growth(group, (*ESTIMATE_KEYS, ("g0_norm", True)))
+
+    def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("z", "s", "x0")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"z": p.detach().clone(), "s": torch.zeros_like(p), "x0": p.detach().clone()}
+
+    def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
+        first = self.param_groups[0]
+        if first["k"] == 0:
+            squares = sum(
+                (g * g).sum().item()
+                for group, _, grads, _ in work
+                if float(group["lr"]) > 0.0
+                for g in grads
+            )
+            for group in self.param_groups:
+                group["g0_norm"] = math.sqrt(squares)
+        g0 = self.param_groups[-1]["g0_norm"]
+        d = first["d"]
+        return {"d": d, "dlr": d * lr / g0 if g0 > 0 else 0.0,
+                "decay": first["weight_decay"], "c": 1 - first["momentum"]}  # fmt: skip
+
+    def _grads(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+        begin: dict[str, Any],
+    ) -> list[Tensor]:  # fmt: skip
+        if begin["decay"] == 0:
+            return grads
+        return [g.add(p, alpha=begin["decay"]) for g, p in zip(grads, params)]
+
+    def _sums(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+    ) -> tuple[float, float]:
+        dlr = begin["dlr"]
+        numerator, square = 0.0, 0.0
+        for g, state in zip(grads, states):
+            s = state["s"]
+            numerator += dlr * torch.dot(g.flatten(), s.flatten()).item()
+            s.add_(g, alpha=dlr)
+            square += (s * s).sum().item()
+        return numerator, square
+
+    def _estimate(
+        self, begin: dict[str, Any], sums: list[float], lr: float
+    ) -> dict[str, Any] | None:
+        first = self.param_groups[0]
+        numerator, d = first["numerator_weighted"] + sums[0], begin["d"]
+        if lr > 0.0 and sums[1] > 0:
+            d_hat = 2 * numerator / math.sqrt(sums[1])
+            d = max(d, min(d_hat, d * first["growth_rate"]))
+        if sums[1] == 0:
+            return None
+        return {"numerator_weighted": numerator, "d": d}
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+        found: dict[str, Any],
+    ) -> None:
+        c = begin["c"]
+        for p, state in zip(params, states):
+            state["z"].copy_(state["x0"] - state["s"])
+            p.mul_(1 - c).add_(state["z"], alpha=c)
+
+
+def _d0(owner: str, d0: Any) -> float:
+    if (
+        isinstance(d0, bool)
+        or not isinstance(d0, (int, float))
+        or not (math.isfinite(d0) and d0 > 0)
+    ):
+        raise ValueError(f"{owner}: `d0` must be a positive finite number, got {d0!r}")
+    return float(d0)
+
+
+__all__ = ["DAdaptAdam", "DAdaptSGD"]

@@ -1,0 +1,211 @@
+"""The two-pass step of the optimizers that estimate their own step size (Prodigy,
+D-Adaptation).
+
+Note [distance estimation]
+~~~~~~~~~~~~~~~~~~~~~~~~~~
+Prodigy and D-Adaptation learn ``d``, an estimate of the distance to the
+solution, from sums over every parameter of every group (an inner product
+with the gradients and a norm of their running sum). A step is therefore two
+passes over all groups -- the sums, then the update with the new ``d`` --
+rather than the per-group step of ``optim/base.py``. The class supplies:
+
+* ``_begin(work, lr)``: the step's scalars before any sum (``dlr``, ...);
+* ``_grads(group, params, grads, begin)``: the gradients the update reads
+  (coupled weight decay);
+* ``_sums(...)``: one group's terms of the sums, as floats;
+* ``_estimate(begin, sums, lr)``: the new ``d`` and the group keys to store,
+  or None when there is nothing to do (all gradients zero), as the
+  references return;
+* ``_update(...)``: the second pass.
+
+``d`` and the sums stay in every param group under the references' keys, so
+they can be logged and plotted, a state dict moves between lrkit and the
+reference, and a ScheduledLR on ``lr`` multiplies ``d`` (the references'
+documented use with a schedule). Groups may differ in ``lr`` only by 0 (a
+frozen group), as in the references. Under DDP every rank holds the same
+parameters and gradients, so the sums agree with no communication; sharded
+DTensor parameters (FSDP2) are refused until the sums go through DTensor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import torch
+from torch import Tensor
+
+from lrkit.optim.base import Optimizer, prepare_grad
+
+Work = tuple[dict[str, Any], list[Tensor], list[Tensor], list[dict[str, Any]]]
+
+
+class DistanceEstimating(Optimizer):
+    """Base of the optimizers of Note [distance estimation]."""
+
+    steps_in_state = False  # the references keep ``step`` as an int; kept as it is
+    sums = 2  # how many floats ``_sums`` returns
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        from lrkit.optim.layout import PLAIN
+
+        params = param_group["params"]
+        for item in [params] if isinstance(params, Tensor) else list(params):
+            p = item[1] if isinstance(item, tuple) else item
+            if isinstance(p, Tensor) and type(p) not in PLAIN:
+                raise ValueError(
+                    f"{type(self).__name__}: sharded parameters ({type(p).__name__}, as FSDP2 "
+                    "makes) are not supported yet: Note [distance estimation]'s sums are over "
+                    "whole tensors"
+                )
+        super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A state dict of this class or of its reference, checked first (Note [state
+        validation]; ``step``, where there is one, is one number >= 0, an int as the
+        reference keeps it)."""
+        owner = type(self).__name__
+        state = state_dict.get("state") if isinstance(state_dict, dict) else None
+        saved = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        ids = [i for g in saved or [] if isinstance(g, dict) for i in g.get("params") or []]
+        params = [p for g in self.param_groups for p in g["params"]]
+        shapes = {i: list(p.shape) for i, p in zip(ids, params)}
+        for index, entry in (state or {}).items():
+            step = entry.get("step") if isinstance(entry, dict) else None
+            if step is None:
+                continue
+            number = float(step) if isinstance(step, (int, float, Tensor)) else math.nan
+            if isinstance(step, Tensor) and step.numel() != 1:
+                number = math.nan
+            if isinstance(step, bool) or not (math.isfinite(number) and number >= 0):
+                raise ValueError(
+                    f"{owner}.load_state_dict: state 'step' of parameter {index} (shape "
+                    f"{shapes.get(index, '?')}) must be one finite number >= 0, got {step!r}"
+                )
+        super().load_state_dict(state_dict)
+
+    def _check_growth(self, group: dict[str, Any], keys: tuple[tuple[str, bool], ...]) -> None:
+        """``growth_rate`` >= 1 (inf: no limit), and the estimate's group keys, which a
+        state dict restores: finite numbers (positive where ``True``)."""
+        owner = type(self).__name__
+        rate = group.get("growth_rate")
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 1
+        ):
+            raise ValueError(
+                f"{owner}: `growth_rate` must be a number >= 1 (inf: no limit), got {rate!r}"
+            )
+        for key, positive in keys:
+            value = group.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{owner}: `{key}` must be a number, got {value!r}")
+            if not math.isfinite(value) or (positive and value <= 0):
+                what = "a positive finite number" if positive else "a finite number"
+                raise ValueError(f"{owner}: `{key}` must be {what}, got {value!r}")
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """One step: the sums over every group, ``d``, then the update (Note
+        [distance estimation])."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        owner = type(self).__name__
+        coef = self._clip_coef(getattr(self, "grad_scale", None))
+        lr = max(float(g["lr"]) for g in self.param_groups)
+        work: list[Work] = []
+        for group in self.param_groups:
+            if float(group["lr"]) not in (lr, 0.0):
+                raise RuntimeError(
+                    f"{owner}: param groups may differ in lr only by 0 (a frozen group), got "
+                    f"{sorted({float(g['lr']) for g in self.param_groups})}"
+                )
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if cast(Tensor, p.grad).is_sparse:
+                    raise RuntimeError(f"{owner} does not support sparse gradients")
+            grads = [prepare_grad(cast(Tensor, p.grad), group["maximize"], coef) for p in params]
+            states = [self.state[p] for p in params]
+            for p, state in zip(params, states):
+                if not state:
+                    state.update(self._init_state(p, group))
+            work.append((group, params, grads, states))
+        begin = self._begin(work, lr)
+        total = [0.0] * self.sums
+        for group, params, grads, states in work:
+            grads[:] = self._grads(group, params, grads, begin)
+            if float(group["lr"]) > 0.0 and params:
+                part = self._sums(group, params, grads, states, begin)
+                total = [a + b for a, b in zip(total, part)]
+        found = self._estimate(begin, total, lr)
+        if found is None:
+            return loss
+        for group, params, grads, states in work:
+            group.update(found)
+            if params:
+                self._update(group, params, grads, states, begin, found)
+            group["k"] = group["k"] + 1
+        return loss
+
+    def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _grads(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        begin: dict[str, Any],
+    ) -> list[Tensor]:
+        return grads
+
+    def _sums(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+    ) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _estimate(
+        self, begin: dict[str, Any], sums: list[float], lr: float
+    ) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        begin: dict[str, Any],
+        found: dict[str, Any],
+    ) -> None:
+        raise NotImplementedError
+
+
+def batches(params: list[Tensor]) -> list[list[int]]:
+    """Note [cache batches] (``optim/layout.py``) for whole tensors: consecutive indices
+    of about ``CPU_BATCH`` elements on the CPU, so that a chain of foreach ops finds its
+    operands in cache; one batch elsewhere."""
+    from lrkit.optim import layout
+
+    if not params or params[0].device.type != "cpu":
+        return [list(range(len(params)))]
+    out: list[list[int]] = []
+    size = 0
+    for i, p in enumerate(params):
+        if not out or size + p.numel() > layout.CPU_BATCH:
+            out.append([])
+            size = 0
+        out[-1].append(i)
+        size += p.numel()
+    return out
+
+
+__all__ = ["DistanceEstimating", "Work", "batches"]
