@@ -15,11 +15,11 @@ from lrkit.bench.presets import PRESETS, SIZES
 
 CLAIMS = {
     "lr-robustness": "RAdam", "warmup": "warmup", "schedules": "Cosine", "restarts": "restarts",
-    "clipping": "clipping", "batch-size": "batch size 1",
+    "clipping": "clipping", "batch-size": "batch size 1", "lr-free": "Learning-rate-free",
 }  # fmt: skip
 
 
-def test_six_presets_each_with_its_claim() -> None:
+def test_seven_presets_each_with_its_claim() -> None:
     assert sorted(PRESETS) == sorted(CLAIMS)
     for name, word in CLAIMS.items():
         assert word in PRESETS[name].claim

@@ -54,7 +54,7 @@ def test_the_report_uses_the_configs_target(
 def test_presets_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "presets", "--format", "json"]) == 0
     presets = json.loads(capsys.readouterr().out)
-    assert len(presets) == 6 and all(set(p) == {"name", "description", "claim"} for p in presets)
+    assert len(presets) == 7 and all(set(p) == {"name", "description", "claim"} for p in presets)
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,11 @@ def _lr_ticks(ax: Any, lrs: Sequence[float]) -> None:
     from matplotlib.ticker import NullFormatter
 
     if 1 < len(lrs) <= 10:
-        ax.set_xticks(lrs, [f"{lr:.3g}" for lr in lrs], fontsize=8)
+        kept: list[float] = []
+        for lr in sorted(lrs):  # labels closer than 0.25 decades would overlap
+            if not kept or math.log10(lr / kept[-1]) >= 0.25:
+                kept.append(lr)
+        ax.set_xticks(kept, [f"{lr:.3g}" for lr in kept], fontsize=8)
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 

@@ -389,6 +389,71 @@ def _batch_size_finding(rows: Sequence[Row]) -> str:
     return "; ".join(parts) + ". Equal epochs, lr scaled linearly from batch 128." + verdict
 
 
+# -- lr-free --------------------------------------------------------------------
+
+LR_FREE = {"prodigy": 1.0, "dadapt_adam": 1.0, "adamw_schedulefree": 2.5e-3}  # their defaults
+
+
+def _lr_free(size: str) -> list[dict[str, Any]]:
+    tasks = [
+        {"task": "mnist1d", "steps": _sized(size, 300, 600, 2000), "eval_every": 100,
+         "metric": "test_accuracy"},
+        {"task": _lm(size), "steps": _sized(size, 150, 300, 2000), "eval_every": 50,
+         "metric": "test_loss"},
+    ]  # fmt: skip
+    seeds = _sized(size, 2, 3, 5)
+    out = []
+    for task in tasks if size != "quick" else tasks[:1]:
+        # one study per default lr, then Adam over a grid: the lr is a study's dimension
+        for lr in sorted(set(LR_FREE.values()), reverse=True):
+            names = [n for n, default in LR_FREE.items() if default == lr]
+            out.append({**task, "optimizers": names, "lr": [lr], "seeds": seeds})
+        out.append({**task, "optimizers": ["adam"], "lr": _decades(1e-4, 1e-1, 2),
+                    "seeds": seeds})  # fmt: skip
+    return out
+
+
+def _lr_free_finding(rows: Sequence[Row]) -> str:
+    parts = []
+    for task in dict.fromkeys(r.task for r in current(rows)):
+        ranks = {r.first.optimizer: r for r in ranking(rows) if r.task == task}
+        adam = ranks.get("adam")
+        if adam is None:
+            continue
+        maximize = adam.first.metric == "test_accuracy"
+        seconds = _mean_seconds(rows, task)
+        memory = {r.optimizer: r.extras.get("state_bytes") for r in current(rows) if r.task == task}
+        text = []
+        for name in LR_FREE:
+            r = ranks.get(name)
+            if r is None:
+                continue
+            gap = (adam.mean - r.mean) if maximize else (r.mean - adam.mean)
+            ratio = seconds.get(name, math.nan) / seconds.get("adam", math.nan)
+            mine, adams = memory.get(name), memory.get("adam")
+            state = f", {mine / adams:.1f}x its optimizer state" if mine and adams else ""
+            text.append(
+                f"{name} {r.mean:.3f} ({abs(gap):.3f} {'worse' if gap > 0 else 'better'} than "
+                f"tuned Adam, {ratio:.2f}x its training time per run{state})"
+            )
+        grid = len({p.lr for p in points(rows) if p.task == task and p.label == "adam"})
+        parts.append(
+            f"On {task}: Adam tuned over {grid} lrs reaches {adam.mean:.3f} (lr {adam.lr:g}); "
+            "with their default lr " + ", ".join(text) + "."
+        )
+    return " ".join(parts)
+
+
+def _mean_seconds(rows: Sequence[Row], task: str) -> dict[str, float]:
+    """Mean training seconds per finished trial of each optimizer on ``task`` (to its
+    last evaluation; without the data's setup)."""
+    by: dict[str, list[float]] = {}
+    for r in current(rows):
+        if r.task == task and r.status == "ok" and r.evals:
+            by.setdefault(r.optimizer, []).append(r.evals[-1][2])
+    return {k: statistics.fmean(v) for k, v in by.items()}
+
+
 def _register(name: str, description: str, claim: str, configs: Any, finding: Any) -> None:
     PRESETS.add(name, Preset(name, description, claim, configs, finding))
 
@@ -437,6 +502,15 @@ _register(
     "True SGD uses batch size 1.",
     _batch_size,
     _batch_size_finding,
+)
+
+_register(
+    "lr-free",
+    "Prodigy, D-Adaptation Adam and schedule-free AdamW at their default lr against Adam "
+    "tuned over 7 lrs",
+    "Learning-rate-free optimizers match a tuned Adam without a learning-rate search.",
+    _lr_free,
+    _lr_free_finding,
 )
 
 

@@ -145,7 +145,10 @@ def _train(cfg: TrialConfig, result: TrialResult, report: Report | None, start: 
     if cfg.max_grad_norm is not None:
         kwargs["max_grad_norm"] = cfg.max_grad_norm
     optimizer = create_optimizer(made.model, name, lr=cfg.lr, **kwargs)
+    modes = _modes(optimizer)
+    modes.train()
     scheduler = ScheduledLR(optimizer, parse(cfg.schedule))
+    start = time.perf_counter()  # time to a result counts training, not the data's setup
     watch = _measures(cfg, made.model, optimizer)
     every = max(1, cfg.steps // CURVE_POINTS)
     first, smooth = None, None
@@ -170,17 +173,40 @@ def _train(cfg: TrialConfig, result: TrialResult, report: Report | None, start: 
         if not math.isfinite(value) or smooth > DIVERGE_FACTOR * max(first, 1e-12):
             result.status, result.value = "diverged", worst
             result.message = f"training loss {value:.4g} at step {step} (first {first:.4g})"
-            _finish(result, watch)
+            _finish(result, watch, optimizer)
             return
         done = step + 1
-        if (done % cfg.eval_every == 0 or done == cfg.steps) and _evaluate(
-            cfg, made, result, report, start, worst
-        ):
-            _finish(result, watch)
-            return
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            modes.eval()
+            stop = _evaluate(cfg, made, result, report, start, worst)
+            modes.train()
+            if stop:
+                _finish(result, watch, optimizer)
+                return
+    modes.eval()  # the weights a schedule-free run is evaluated and measured at
     if "sharpness" in cfg.measure:
         result.extras["sharpness"] = sharpness(made.model, made.loss_fn, made.batches)
-    _finish(result, watch)
+    _finish(result, watch, optimizer)
+
+
+@dataclasses.dataclass
+class _Modes:
+    """Schedule-free optimizers' ``train()``/``eval()`` (they step in train mode and
+    are evaluated at their averaged weights in eval mode); nothing for the others."""
+
+    optimizer: Any
+
+    def train(self) -> None:
+        if callable(getattr(self.optimizer, "train", None)):
+            self.optimizer.train()
+
+    def eval(self) -> None:
+        if callable(getattr(self.optimizer, "eval", None)):
+            self.optimizer.eval()
+
+
+def _modes(optimizer: Any) -> _Modes:
+    return _Modes(optimizer)
 
 
 def _evaluate(
@@ -210,9 +236,15 @@ def _evaluate(
     return False
 
 
-def _finish(result: TrialResult, watch: Any) -> None:
+def _finish(result: TrialResult, watch: Any, optimizer: Any) -> None:
     if watch is not None:
         result.extras.update(watch.summary())
+    result.extras["state_bytes"] = sum(  # the optimizer's memory beside the model's
+        t.numel() * t.element_size()
+        for state in optimizer.state.values()
+        for t in state.values()
+        if isinstance(t, torch.Tensor)
+    )
 
 
 def _measures(cfg: TrialConfig, model: nn.Module, optimizer: Any) -> Any:
