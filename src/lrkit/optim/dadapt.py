@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import register
-from lrkit.optim.distance import DistanceEstimating, Work
+from lrkit.optim.distance import DistanceEstimating, Work, adam_bias_correction, coupled_decay
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param
 
@@ -97,22 +97,14 @@ class DAdaptAdam(DistanceEstimating):
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
-        beta1, beta2 = first["betas"]
-        k = first["k"]
-        bias = (
-            ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
-            if first["use_bias_correction"]
-            else 1.0
-        )
-        return {"d": first["d"], "dlr": first["d"] * lr * bias, "sqrt_beta2": beta2**0.5}
+        dlr = adam_bias_correction(first, lr)
+        return {"d": first["d"], "dlr": dlr, "sqrt_beta2": first["betas"][1] ** 0.5}
 
     def _grads(
         self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
         begin: dict[str, Any],
     ) -> list[Tensor]:  # fmt: skip
-        if group["weight_decay"] == 0 or group["decouple"]:
-            return grads
-        return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+        return coupled_decay(group, params, grads)
 
     def _sums(
         self,

@@ -189,6 +189,26 @@ class DistanceEstimating(Optimizer):
         raise NotImplementedError
 
 
+def adam_bias_correction(group: dict[str, Any], lr: float) -> float:
+    """``d * lr``, times ``sqrt(1 - beta2^(k+1)) / (1 - beta1^(k+1))`` with
+    ``use_bias_correction``: the step's ``dlr`` of Prodigy and D-Adaptation Adam."""
+    beta1, beta2 = group["betas"]
+    k = group["k"]
+    bias = (
+        ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
+        if group["use_bias_correction"]
+        else 1.0
+    )
+    return float(group["d"] * lr * bias)
+
+
+def coupled_decay(group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
+    """``g + weight_decay * p`` unless the group's decay is ``decouple``d (or 0)."""
+    if group["weight_decay"] == 0 or group["decouple"]:
+        return grads
+    return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+
+
 def batches(params: list[Tensor]) -> list[list[int]]:
     """Note [cache batches] (``optim/layout.py``) for whole tensors: consecutive indices
     of about ``CPU_BATCH`` elements on the CPU, so that a chain of foreach ops finds its
@@ -208,4 +228,4 @@ def batches(params: list[Tensor]) -> list[list[int]]:
     return out
 
 
-__all__ = ["DistanceEstimating", "Work", "batches"]
+__all__ = ["DistanceEstimating", "Work", "adam_bias_correction", "batches", "coupled_decay"]

@@ -16,7 +16,13 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import register
-from lrkit.optim.distance import DistanceEstimating, Work, batches
+from lrkit.optim.distance import (
+    DistanceEstimating,
+    Work,
+    adam_bias_correction,
+    batches,
+    coupled_decay,
+)
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param
 
@@ -117,26 +123,15 @@ class Prodigy(DistanceEstimating):
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
-        beta1, beta2 = first["betas"]
-        k, d = first["k"], first["d"]
-        bias = (
-            ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
-            if first["use_bias_correction"]
-            else 1.0
-        )
+        beta2 = first["betas"][1]
         beta3 = first["beta3"] if first["beta3"] is not None else math.sqrt(beta2)
-        return {"d": d, "dlr": d * lr * bias, "beta3": beta3}
+        return {"d": first["d"], "dlr": adam_bias_correction(first, lr), "beta3": beta3}
 
     def _grads(
-        self,
-        group: dict[str, Any],
-        params: list[Tensor],
-        grads: list[Tensor],
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
         begin: dict[str, Any],
-    ) -> list[Tensor]:
-        if group["weight_decay"] == 0 or group["decouple"]:
-            return grads
-        return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+    ) -> list[Tensor]:  # fmt: skip
+        return coupled_decay(group, params, grads)
 
     def _estimate(
         self, begin: dict[str, Any], sums: list[float], lr: float
