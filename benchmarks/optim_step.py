@@ -43,6 +43,8 @@ FLOOR_BYTES = {
     "nadam": 28,
     "adafactor": 12,  # p read+write, g; the factored moments are small
     "prodigy": 40,  # Adam's 28, s read+write, p0 read
+    "dadapt_adam": 36,  # Adam's 28, s read+write
+    "dadapt_sgd": 28,  # p read+write, g, s read+write, x0 read, z write
 }
 
 Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -96,6 +98,8 @@ HYPER: dict[str, dict[str, Any]] = {
     "nadam": dict(lr=2e-3, weight_decay=1e-4),
     "adafactor": dict(lr=1e-2, weight_decay=1e-4),
     "prodigy": dict(lr=1.0, weight_decay=1e-2),
+    "dadapt_adam": dict(lr=1.0, weight_decay=1e-2, decouple=True),
+    "dadapt_sgd": dict(lr=1.0, momentum=0.9, weight_decay=1e-4),
 }
 TORCH = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
 TORCH |= {"adamw": "AdamW", "radam": "RAdam", "nadam": "NAdam", "adafactor": "Adafactor"}
@@ -110,6 +114,8 @@ PEERS = {  # algorithm -> [(label, module, class)]
     ],
     "lamb": [("timm", "timm.optim", "Lamb")],
     "prodigy": [("prodigyopt", "prodigyopt", "Prodigy")],
+    "dadapt_adam": [("dadaptation", "dadaptation", "DAdaptAdam")],
+    "dadapt_sgd": [("dadaptation", "dadaptation", "DAdaptSGD")],
 }
 
 

@@ -2,8 +2,8 @@
 estimated, as the ``dadaptation`` package's ``DAdaptAdam`` and ``DAdaptSGD``.
 
 Both run the two-pass step of Note [distance estimation] (``optim/distance.py``).
-Their update is one per-tensor loop on every ``impl`` for now (the sums read
-each tensor on the host, as the references do).
+``reference`` reads like the references (a host read per tensor for each sum);
+``foreach`` runs the same passes batched for the cache, its sums read once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import register
-from lrkit.optim.distance import DistanceEstimating, Work, adam_bias_correction, coupled_decay
+from lrkit.optim.distance import (
+    DistanceEstimating,
+    Work,
+    adam_bias_correction,
+    batches,
+    coupled_decay,
+)
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param
 
@@ -116,16 +122,35 @@ class DAdaptAdam(DistanceEstimating):
     ) -> tuple[float, float]:
         beta1, beta2 = group["betas"]
         dlr, b, r, eps = begin["dlr"], begin["sqrt_beta2"], group["layer_scale"], group["eps"]
-        numerator, norm = 0.0, 0.0
-        for g, state in zip(grads, states):
-            m, v, s = state["exp_avg"], state["exp_avg_sq"], state["s"]
-            denom = v.sqrt().add_(eps)
-            numerator += r * dlr * torch.dot(g.flatten(), s.div(denom).flatten()).item()
-            m.mul_(beta1).add_(g, alpha=r * dlr * (1 - beta1))
-            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            s.mul_(b).add_(g, alpha=dlr * (1 - b))
-            norm += r * s.abs().sum().item()
-        return numerator, norm
+        if group["impl"] == "reference":
+            numerator, norm = 0.0, 0.0
+            for g, state in zip(grads, states):
+                m, v, s = state["exp_avg"], state["exp_avg_sq"], state["s"]
+                denom = v.sqrt().add_(eps)
+                numerator += r * dlr * torch.dot(g.flatten(), s.div(denom).flatten()).item()
+                m.mul_(beta1).add_(g, alpha=r * dlr * (1 - beta1))
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                s.mul_(b).add_(g, alpha=dlr * (1 - b))
+                norm += r * s.abs().sum().item()
+            return numerator, norm
+        dots: list[Tensor] = []
+        norms: list[Tensor] = []
+        for idx in batches(params):  # the sums as tensors, read once (as Prodigy's)
+            gs = [grads[i] for i in idx]
+            m, v, s = ([states[i][k] for i in idx] for k in ("exp_avg", "exp_avg_sq", "s"))
+            denoms = torch._foreach_sqrt(v)
+            torch._foreach_add_(denoms, eps)
+            ratios = torch._foreach_div(s, denoms)
+            dots += [torch.dot(g.flatten(), q.flatten()) for g, q in zip(gs, ratios)]
+            torch._foreach_mul_(m, beta1)
+            torch._foreach_add_(m, gs, alpha=r * dlr * (1 - beta1))
+            torch._foreach_mul_(v, beta2)
+            torch._foreach_addcmul_(v, gs, gs, value=1 - beta2)
+            torch._foreach_mul_(s, b)
+            torch._foreach_add_(s, gs, alpha=dlr * (1 - b))
+            norms += torch._foreach_norm(s, 1)
+        dot, norm = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
+        return r * dlr * dot, r * norm
 
     def _estimate(
         self, begin: dict[str, Any], sums: list[float], lr: float
@@ -150,12 +175,22 @@ class DAdaptAdam(DistanceEstimating):
         found: dict[str, Any],
     ) -> None:
         decay, eps = group["weight_decay"], group["eps"]
-        for p, state in zip(params, states):
+        for state in states:
             state["step"] += 1
-            denom = state["exp_avg_sq"].sqrt().add_(eps)
+        if group["impl"] == "reference":
+            for p, state in zip(params, states):
+                denom = state["exp_avg_sq"].sqrt().add_(eps)
+                if decay != 0 and group["decouple"]:
+                    p.add_(p, alpha=-decay * begin["dlr"])
+                p.addcdiv_(state["exp_avg"], denom, value=-1)
+            return
+        for idx in batches(params):
+            ps = [params[i] for i in idx]
+            denoms = torch._foreach_sqrt([states[i]["exp_avg_sq"] for i in idx])
+            torch._foreach_add_(denoms, eps)
             if decay != 0 and group["decouple"]:
-                p.add_(p, alpha=-decay * begin["dlr"])
-            p.addcdiv_(state["exp_avg"], denom, value=-1)
+                torch._foreach_add_(ps, ps, alpha=-decay * begin["dlr"])
+            torch._foreach_addcdiv_(ps, [states[i]["exp_avg"] for i in idx], denoms, value=-1)
 
 
 @register(
@@ -254,13 +289,25 @@ class DAdaptSGD(DistanceEstimating):
         begin: dict[str, Any],
     ) -> tuple[float, float]:
         dlr = begin["dlr"]
-        numerator, square = 0.0, 0.0
-        for g, state in zip(grads, states):
-            s = state["s"]
-            numerator += dlr * torch.dot(g.flatten(), s.flatten()).item()
-            s.add_(g, alpha=dlr)
-            square += (s * s).sum().item()
-        return numerator, square
+        if group["impl"] == "reference":
+            numerator, square = 0.0, 0.0
+            for g, state in zip(grads, states):
+                s = state["s"]
+                numerator += dlr * torch.dot(g.flatten(), s.flatten()).item()
+                s.add_(g, alpha=dlr)
+                square += (s * s).sum().item()
+            return numerator, square
+        dots: list[Tensor] = []
+        norms: list[Tensor] = []
+        for idx in batches(params):
+            gs, ss = [grads[i] for i in idx], [states[i]["s"] for i in idx]
+            dots += [torch.dot(g.flatten(), s.flatten()) for g, s in zip(gs, ss)]
+            torch._foreach_add_(ss, gs, alpha=dlr)
+            norms += torch._foreach_norm(ss, 2)
+        dot, square = torch.stack(
+            [torch.stack(dots).sum(), torch.stack(norms).square().sum()]
+        ).tolist()
+        return dlr * dot, square
 
     def _estimate(
         self, begin: dict[str, Any], sums: list[float], lr: float
@@ -284,9 +331,17 @@ class DAdaptSGD(DistanceEstimating):
         found: dict[str, Any],
     ) -> None:
         c = begin["c"]
-        for p, state in zip(params, states):
-            state["z"].copy_(state["x0"] - state["s"])
-            p.mul_(1 - c).add_(state["z"], alpha=c)
+        if group["impl"] == "reference":
+            for p, state in zip(params, states):
+                state["z"].copy_(state["x0"] - state["s"])
+                p.mul_(1 - c).add_(state["z"], alpha=c)
+            return
+        for idx in batches(params):
+            ps, z = [params[i] for i in idx], [states[i]["z"] for i in idx]
+            x0, s = [states[i]["x0"] for i in idx], [states[i]["s"] for i in idx]
+            torch._foreach_copy_(z, torch._foreach_sub(x0, s))
+            torch._foreach_mul_(ps, 1 - c)
+            torch._foreach_add_(ps, z, alpha=c)
 
 
 def _d0(owner: str, d0: Any) -> float:
