@@ -36,8 +36,11 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable,
-        "-m",
-        "lrkit.cli.main",
+        "-c",
+        # a test run started in the background (nohup, &) has SIGINT ignored, and its
+        # children inherit that: give the sweep Python's Ctrl-C, as a terminal would
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'lrkit'; runpy.run_module('lrkit.cli.main', run_name='__main__')",
         "bench",
         "run",
         "sweep.yaml",

@@ -18,6 +18,8 @@ import pytest
 import torch
 from tests.distributed import worker
 
+from lrkit.optim.base import REGISTRY
+
 dist = pytest.importorskip("torch.distributed")
 if not dist.is_available() or not dist.is_gloo_available():
     pytest.skip("torch.distributed with gloo is needed", allow_module_level=True)
@@ -51,6 +53,10 @@ CASES = worker.cases()
 def test_same_parameters_as_one_process(runs, mode: str, case) -> None:
     name = worker.key(*case)
     single, distributed = runs["single"][name], runs[mode][name]
+    if mode == "fsdp" and not REGISTRY[case[0]].cls.sharded:  # refused, by name, at once
+        assert isinstance(distributed, str) and "are not supported yet" in distributed
+        assert distributed.startswith(f"ValueError: {REGISTRY[case[0]].cls.__name__}: sharded")
+        return
     assert not isinstance(distributed, str), distributed  # the error it raised
     assert not isinstance(single, str), single
     assert (
@@ -59,6 +65,12 @@ def test_same_parameters_as_one_process(runs, mode: str, case) -> None:
         == ({"train", "eval"} if "schedulefree" in name else {"train"})
     )
     tol = TOLERANCE[case[3]]
+    if case[0] == "muon" and case[3] == torch.float32:
+        # Newton-Schulz runs in bfloat16 (as torch's): a gradient that differs in
+        # float32's last bit (the ranks sum in another order) can round to another
+        # bfloat16 value, and 20 steps carry that on: within bfloat16's epsilon (7.8e-3)
+        # twice over. In float64 the gradients agree to 1e-16 and so does Muon (1e-9).
+        tol = 2 * torch.finfo(torch.bfloat16).eps
     for part in single:  # train-mode weights, and schedule-free's eval-mode weights
         for i, (a, b) in enumerate(zip(single[part], distributed[part])):
             assert a.dtype == b.dtype == case[3] and a.shape == b.shape
@@ -66,7 +78,9 @@ def test_same_parameters_as_one_process(runs, mode: str, case) -> None:
             assert gap <= tol, f"{part} parameter {i}: {gap:.2e} > {tol:g}"
 
 
-RESUMED = [c for c in CASES if c[1] == "auto" and c[2] is None]
+RESUMED = [
+    c for c in CASES if c[1] == "auto" and c[2] is None and REGISTRY[c[0]].cls.sharded
+]  # the resume runs under FSDP2
 
 
 @pytest.mark.parametrize("case", RESUMED, ids=[worker.key(*c) for c in RESUMED])

@@ -86,7 +86,12 @@ def setup(case: tuple[str, str, float | None, torch.dtype], mode: str) -> tuple[
     extra: dict[str, Any] = {"max_grad_norm": clip} if clip is not None else {}
     if name in ("sgd", "sgdp"):
         extra["momentum"] = 0.9  # so that they have state to checkpoint
-    opt = REGISTRY[name].cls(model.parameters(), lr=1e-2, impl=impl, **extra)
+    if name == "muon":  # Muon takes the hidden matrices; the rest go to its AdamW groups
+        from lrkit.optim import create_optimizer
+
+        opt = create_optimizer(model, "muon", lr=1e-2, adamw_lr=1e-2, impl=impl, **extra)
+    else:
+        opt = REGISTRY[name].cls(model.parameters(), lr=1e-2, impl=impl, **extra)
     if hasattr(opt, "train"):
         opt.train()
     sched = ScheduledLR(opt, WarmupCosine(steps=STEPS, warmup=5, end=0.1))
@@ -159,7 +164,9 @@ def main(mode: str, out: Path) -> None:
     distributed = mode != "single"
     if distributed:
         dist.init_process_group("gloo")
-    todo = cases() if mode != "resume" else [c for c in cases() if c[1] == "auto" and c[2] is None]
+    todo = [c for c in cases() if mode != "resume" or (c[1] == "auto" and c[2] is None)]
+    if mode == "resume":  # under FSDP2: the optimizers that take sharded parameters
+        todo = [c for c in todo if REGISTRY[c[0]].cls.sharded]
     results: dict[str, Any] = {}
     for case in todo:
         try:

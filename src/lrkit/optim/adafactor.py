@@ -51,6 +51,7 @@ class Adafactor(Optimizer):
     every step read them on the host, as torch's does.
     """
 
+    sharded = False  # the row and column means read whole matrices
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "beta2_decay": Param("float", hi=0.0),

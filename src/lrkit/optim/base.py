@@ -99,6 +99,7 @@ class Optimizer(torch.optim.Optimizer):
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
     lazy_buffers: ClassVar[bool] = False  # Note [state validation]: buffers made on first use
     scalar_state: ClassVar[tuple[str, ...]] = ()  # Note [scalar state]
+    sharded: ClassVar[bool] = True  # takes FSDP2's DTensor parameters (docs/distributed.md)
 
     def __init__(
         self,
@@ -196,6 +197,11 @@ class Optimizer(torch.optim.Optimizer):
                 raise TypeError(f"{owner}: `params` must hold tensors, got {type(p).__name__}")
             if p.is_complex() and not self.supports_complex:
                 raise ValueError(f"{owner}: complex parameters are not supported, got {p.dtype}")
+            if not self.sharded and type(p) not in PLAIN:
+                raise ValueError(
+                    f"{owner}: sharded parameters ({type(p).__name__}, as FSDP2 makes) are not "
+                    "supported yet: its update reads whole tensors (DDP works)"
+                )
         # the same tensor twice in one group: torch warns (in add_param_group), and
         # so does lrkit; in two groups both raise
         if param_group.get("impl", self.impl) == "fused":

@@ -44,21 +44,8 @@ class DistanceEstimating(Optimizer):
     """Base of the optimizers of Note [distance estimation]."""
 
     steps_in_state = False  # the references keep ``step`` as an int; kept as it is
+    sharded = False  # the sums are over whole tensors: DTensor parameters are refused
     sums = 2  # how many floats ``_sums`` returns
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        from lrkit.optim.layout import PLAIN
-
-        params = param_group["params"]
-        for item in [params] if isinstance(params, Tensor) else list(params):
-            p = item[1] if isinstance(item, tuple) else item
-            if isinstance(p, Tensor) and type(p) not in PLAIN:
-                raise ValueError(
-                    f"{type(self).__name__}: sharded parameters ({type(p).__name__}, as FSDP2 "
-                    "makes) are not supported yet: Note [distance estimation]'s sums are over "
-                    "whole tensors"
-                )
-        super().add_param_group(param_group)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """A state dict of this class or of its reference, checked first (Note [state

@@ -92,6 +92,7 @@ class Muon(Optimizer):
     ``exp_avg``, ``exp_avg_sq`` (AdamW groups).
     """
 
+    sharded = False  # Newton-Schulz reads whole matrices
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "weight_decay": NONNEG,
