@@ -100,6 +100,7 @@ class Optimizer(torch.optim.Optimizer):
     lazy_buffers: ClassVar[bool] = False  # Note [state validation]: buffers made on first use
     scalar_state: ClassVar[tuple[str, ...]] = ()  # Note [scalar state]
     sharded: ClassVar[bool] = True  # takes FSDP2's DTensor parameters (docs/distributed.md)
+    int_steps: ClassVar[bool] = False  # the reference's ``step`` is an int, checked on load
 
     def __init__(
         self,
@@ -240,6 +241,7 @@ class Optimizer(torch.optim.Optimizer):
             lazy_buffers=self.lazy_buffers,
             steps_in_state=self.steps_in_state,
             scalars=self.scalar_state,
+            step_if_present=self.int_steps,
         )
         self._check_one_clip(merged)
         scalars = self._saved_scalars(state_dict)

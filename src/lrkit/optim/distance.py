@@ -44,32 +44,9 @@ class DistanceEstimating(Optimizer):
     """Base of the optimizers of Note [distance estimation]."""
 
     steps_in_state = False  # the references keep ``step`` as an int; kept as it is
+    int_steps = True  # ... and checked on load where there is one
     sharded = False  # the sums are over whole tensors: DTensor parameters are refused
     sums = 2  # how many floats ``_sums`` returns
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """A state dict of this class or of its reference, checked first (Note [state
-        validation]; ``step``, where there is one, is one number >= 0, an int as the
-        reference keeps it)."""
-        owner = type(self).__name__
-        state = state_dict.get("state") if isinstance(state_dict, dict) else None
-        saved = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
-        ids = [i for g in saved or [] if isinstance(g, dict) for i in g.get("params") or []]
-        params = [p for g in self.param_groups for p in g["params"]]
-        shapes = {i: list(p.shape) for i, p in zip(ids, params)}
-        for index, entry in (state or {}).items():
-            step = entry.get("step") if isinstance(entry, dict) else None
-            if step is None:
-                continue
-            number = float(step) if isinstance(step, (int, float, Tensor)) else math.nan
-            if isinstance(step, Tensor) and step.numel() != 1:
-                number = math.nan
-            if isinstance(step, bool) or not (math.isfinite(number) and number >= 0):
-                raise ValueError(
-                    f"{owner}.load_state_dict: state 'step' of parameter {index} (shape "
-                    f"{shapes.get(index, '?')}) must be one finite number >= 0, got {step!r}"
-                )
-        super().load_state_dict(state_dict)
 
     def _check_growth(self, group: dict[str, Any], keys: tuple[tuple[str, bool], ...]) -> None:
         """``growth_rate`` >= 1 (inf: no limit), and the estimate's group keys, which a

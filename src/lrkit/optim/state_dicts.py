@@ -38,9 +38,12 @@ def check_state_dict(
     lazy_buffers: bool,
     steps_in_state: bool,
     scalars: tuple[str, ...] = (),
+    step_if_present: bool = False,
 ) -> list[dict[str, Any]]:
     """Note [state validation] for ``state_dict`` against the current ``groups``.
 
+    ``step_if_present``: a class that keeps no step tensor but whose reference
+    keeps an int ``step`` (Prodigy, D-Adaptation) has it checked where there is one.
     Returns each saved group's hyperparameters as they will be after loading
     (the saved values over the current ones, normalised), or raises
     ``ValueError``/``TypeError`` naming the group, parameter and key.
@@ -83,7 +86,8 @@ def check_state_dict(
                 f"{where}: the state of parameter {index} must be a dict, "
                 f"got {type(entry).__name__}"
             )
-        _check_entry(where, index, p, entry, buffers(group, p), lazy_buffers, steps_in_state)
+        steps = "required" if steps_in_state else "if present" if step_if_present else "no"
+        _check_entry(where, index, p, entry, buffers(group, p), lazy_buffers, steps)
         for key in scalars:  # Note [scalar state] in optim/base.py
             number = _one_number(entry.get(key)) if entry else 0.0
             if number is None or not math.isfinite(number):
@@ -101,7 +105,7 @@ def _check_entry(
     entry: Mapping[str, Any],
     shapes: Mapping[str, Any],
     lazy: bool,
-    steps_in_state: bool,
+    steps: str,  # "required", "if present" or "no"
 ) -> None:
     name = f"parameter {index} (shape {list(p.shape)})"
     for key, shape in shapes.items():
@@ -120,7 +124,7 @@ def _check_entry(
                 f"{where}: state {key!r} of {name} has shape {list(value.shape)}; it must have "
                 + must
             )
-    if steps_in_state and entry:
+    if steps != "no" and entry and (steps == "required" or "step" in entry):
         step = entry.get("step")
         if step is None:
             raise ValueError(f"{where}: the state of {name} has no 'step'")
