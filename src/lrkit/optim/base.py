@@ -186,6 +186,9 @@ class Optimizer(torch.optim.Optimizer):
     def _check_combination(self, group: dict[str, Any]) -> None:
         """Cross-argument checks of one group (e.g. nesterov needs momentum)."""
 
+    def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
+        """What an algorithm requires of a new group's tensors (Muon: 2-D)."""
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         owner = type(self).__name__
         params = param_group["params"]
@@ -208,6 +211,7 @@ class Optimizer(torch.optim.Optimizer):
         if param_group.get("impl", self.impl) == "fused":
             self._check_fused(tensors)
         candidate = {**self.defaults, **param_group}  # checked before it is added
+        self._check_params(tensors, candidate)
         self._check_group(candidate)
         self._check_one_clip([*self.param_groups, candidate])
         super().add_param_group({**param_group, "params": params})

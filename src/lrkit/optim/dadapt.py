@@ -16,6 +16,8 @@ from torch import Tensor
 
 from lrkit.optim.base import register
 from lrkit.optim.distance import (
+    ESTIMATE,
+    SUM,
     DistanceEstimating,
     Work,
     adam_bias_correction,
@@ -23,9 +25,7 @@ from lrkit.optim.distance import (
     coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
-from lrkit.validation import Param
-
-ESTIMATE_KEYS = (("d", True), ("numerator_weighted", False))
+from lrkit.validation import Param, normalize
 
 
 @register(
@@ -62,6 +62,8 @@ class DAdaptAdam(DistanceEstimating):
         "layer_scale": POSITIVE,
         "log_every": Param("int", lo=0),
         "maximize": FLAG,
+        "d": ESTIMATE,
+        "numerator_weighted": SUM,
     }
 
     def __init__(
@@ -84,22 +86,23 @@ class DAdaptAdam(DistanceEstimating):
     ) -> None:
         """``log_every`` is accepted and kept for the reference's state dicts; lrkit
         does not log (read ``d`` from ``param_groups``)."""
+        d = normalize("DAdaptAdam", "d0", POSITIVE, d0)  # the estimate starts at d0
         defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, d=_d0("DAdaptAdam", d0),
-            k=0, layer_scale=1.0, numerator_weighted=0.0, log_every=log_every,
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, d=d, k=0,
+            layer_scale=1.0, numerator_weighted=0.0, log_every=log_every,
             growth_rate=growth_rate, use_bias_correction=use_bias_correction,
             decouple=decouple, fsdp_in_use=False, maximize=maximize,
         )  # fmt: skip
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
-        self._check_growth(group, ESTIMATE_KEYS)
+        self._check_growth_rate(group)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("s", "exp_avg", "exp_avg_sq")
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, **{k: torch.zeros_like(p) for k in self._buffers(group)}}
+        return {"step": 0, **super()._init_state(p, group)}  # zero buffers
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
@@ -223,6 +226,9 @@ class DAdaptSGD(DistanceEstimating):
         "weight_decay": NONNEG,
         "log_every": Param("int", lo=0),
         "maximize": FLAG,
+        "d": ESTIMATE,
+        "numerator_weighted": SUM,
+        "g0_norm": Param("float", lo=0.0),  # 0 while every first gradient is 0
     }
 
     def __init__(
@@ -240,15 +246,16 @@ class DAdaptSGD(DistanceEstimating):
         max_grad_norm: float | None = None,
         **torch_keywords: Any,
     ) -> None:
+        d = normalize("DAdaptSGD", "d0", POSITIVE, d0)  # the estimate starts at d0
         defaults = dict(
             lr=lr, momentum=momentum, weight_decay=weight_decay, k=0, log_every=log_every,
-            numerator_weighted=0.0, d=_d0("DAdaptSGD", d0), growth_rate=growth_rate,
+            numerator_weighted=0.0, d=d, growth_rate=growth_rate,
             fsdp_in_use=False, maximize=maximize,
         )  # fmt: skip
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
-        self._check_growth(group, (*ESTIMATE_KEYS, ("g0_norm", True)))
+        self._check_growth_rate(group)
 
     def _buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return ("z", "s", "x0")
@@ -342,16 +349,6 @@ class DAdaptSGD(DistanceEstimating):
             torch._foreach_copy_(z, torch._foreach_sub(x0, s))
             torch._foreach_mul_(ps, 1 - c)
             torch._foreach_add_(ps, z, alpha=c)
-
-
-def _d0(owner: str, d0: Any) -> float:
-    if (
-        isinstance(d0, bool)
-        or not isinstance(d0, (int, float))
-        or not (math.isfinite(d0) and d0 > 0)
-    ):
-        raise ValueError(f"{owner}: `d0` must be a positive finite number, got {d0!r}")
-    return float(d0)
 
 
 __all__ = ["DAdaptAdam", "DAdaptSGD"]

@@ -29,13 +29,17 @@ DTensor parameters (FSDP2) are refused until the sums go through DTensor.
 
 from __future__ import annotations
 
-import math
 from typing import Any, cast
 
 import torch
 from torch import Tensor
 
 from lrkit.optim.base import Optimizer, prepare_grad
+from lrkit.validation import Param
+
+# the estimate's group keys, which a state dict restores (checked as hyperparameters)
+ESTIMATE = Param("float", lo=0.0, lo_open=True)  # d, d_max
+SUM = Param("float")  # the running numerators
 
 Work = tuple[dict[str, Any], list[Tensor], list[Tensor], list[dict[str, Any]]]
 
@@ -48,26 +52,16 @@ class DistanceEstimating(Optimizer):
     sharded = False  # the sums are over whole tensors: DTensor parameters are refused
     sums = 2  # how many floats ``_sums`` returns
 
-    def _check_growth(self, group: dict[str, Any], keys: tuple[tuple[str, bool], ...]) -> None:
-        """``growth_rate`` >= 1 (inf: no limit), and the estimate's group keys, which a
-        state dict restores: finite numbers (positive where ``True``)."""
-        owner = type(self).__name__
+    def _check_growth_rate(self, group: dict[str, Any]) -> None:
+        """``growth_rate`` >= 1 (inf: no limit; the other keys are ``hyper``'s)."""
         rate = group.get("growth_rate")
         if rate is not None and (
             isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 1
         ):
             raise ValueError(
-                f"{owner}: `growth_rate` must be a number >= 1 (inf: no limit), got {rate!r}"
+                f"{type(self).__name__}: `growth_rate` must be a number >= 1 (inf: no limit), "
+                f"got {rate!r}"
             )
-        for key, positive in keys:
-            value = group.get(key)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{owner}: `{key}` must be a number, got {value!r}")
-            if not math.isfinite(value) or (positive and value <= 0):
-                what = "a positive finite number" if positive else "a finite number"
-                raise ValueError(f"{owner}: `{key}` must be {what}, got {value!r}")
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -192,4 +186,12 @@ def batches(params: list[Tensor]) -> list[list[int]]:
     return out
 
 
-__all__ = ["DistanceEstimating", "Work", "adam_bias_correction", "batches", "coupled_decay"]
+__all__ = [
+    "ESTIMATE",
+    "SUM",
+    "DistanceEstimating",
+    "Work",
+    "adam_bias_correction",
+    "batches",
+    "coupled_decay",
+]

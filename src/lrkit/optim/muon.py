@@ -151,20 +151,17 @@ class Muon(Optimizer):
         if "betas" in group:
             group["betas"] = check_betas("Muon", group["betas"], BETA)
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        params = param_group["params"]
-        tensors = [params] if isinstance(params, Tensor) else list(params)
-        if param_group.get("use_muon", self.defaults.get("use_muon", True)):
-            for i, item in enumerate(tensors):
-                p = item[1] if isinstance(item, tuple) else item
-                if isinstance(p, Tensor) and p.ndim != 2:
-                    raise ValueError(
-                        f"Muon: param {i} of group {len(self.param_groups)} has shape "
-                        f"{list(p.shape)}; Muon takes 2-D weights only: put the others in a "
-                        "group with use_muon=False (AdamW), as create_optimizer(model, "
-                        "'muon') does"
-                    )
-        super().add_param_group({**param_group, "params": tensors})
+    def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
+        if not group["use_muon"]:
+            return
+        for i, p in enumerate(tensors):
+            if p.ndim != 2:
+                raise ValueError(
+                    f"Muon: param {i} of group {len(self.param_groups)} has shape "
+                    f"{list(p.shape)}; Muon takes 2-D weights only: put the others in a "
+                    "group with use_muon=False (AdamW), as create_optimizer(model, "
+                    "'muon') does"
+                )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """A state dict of this class or of ``torch.optim.Muon`` (whose params have no

@@ -17,6 +17,8 @@ from torch import Tensor
 
 from lrkit.optim.base import register
 from lrkit.optim.distance import (
+    ESTIMATE,
+    SUM,
     DistanceEstimating,
     Work,
     adam_bias_correction,
@@ -68,6 +70,9 @@ class Prodigy(DistanceEstimating):
         "d_coef": POSITIVE,
         "slice_p": Param("int", lo=1),
         "maximize": FLAG,
+        "d": ESTIMATE,
+        "d_max": ESTIMATE,
+        "d_numerator": SUM,
     }
 
     def __init__(
@@ -101,7 +106,7 @@ class Prodigy(DistanceEstimating):
         super().__init__(params, defaults, impl=impl, max_grad_norm=max_grad_norm, **torch_keywords)
 
     def _check_combination(self, group: dict[str, Any]) -> None:
-        self._check_growth(group, (("d", True), ("d_max", True), ("d_numerator", False)))
+        self._check_growth_rate(group)
 
     def _buffer_shapes(self, group: dict[str, Any], p: Tensor) -> dict[str, torch.Size]:
         sliced = torch.Size([math.ceil(p.numel() / group["slice_p"])])
@@ -111,15 +116,9 @@ class Prodigy(DistanceEstimating):
         return shapes
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state: dict[str, Any] = {"step": 0}
         flat = p.detach().flatten()[:: group["slice_p"]]
-        state["s"] = torch.zeros_like(flat)
-        state["p0"] = flat.clone() if bool(p.any()) else torch.tensor(0, device=p.device,
-                                                                      dtype=p.dtype)  # fmt: skip
-        if group["betas"][0] > 0:
-            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
+        p0 = flat.clone() if bool(p.any()) else torch.tensor(0, device=p.device, dtype=p.dtype)
+        return {"step": 0, **super()._init_state(p, group), "p0": p0}  # zero buffers
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
