@@ -7,22 +7,12 @@ import random
 
 import pytest
 import torch
-from tests.optim.trajectory import assert_same
+from tests.optim.trajectory import assert_same, run
 from torch import nn
 
 import lrkit.optim as lo
 
 SHAPES = [(7, 5), (5, 7), (16, 16), (1, 9), (33, 3)]  # tall, wide, square, a row, odd
-
-
-def _run(opt: torch.optim.Optimizer, params: list[torch.Tensor], grads: list) -> list:
-    out = []
-    for step in grads:
-        for p, g in zip(params, step):
-            p.grad = g.clone()
-        opt.step()
-        out.append([p.detach().clone() for p in params])
-    return out
 
 
 @pytest.mark.parametrize("impl", ["reference", "foreach", "auto"])
@@ -43,8 +33,8 @@ def test_matches_torch_muon_over_50_steps(seed: int, impl: str) -> None:
         grads = [[torch.randn(s, generator=gen).to(dtype) for s in SHAPES] for _ in range(50)]
         ours = [p.clone().requires_grad_() for p in start]
         theirs = [p.clone().requires_grad_() for p in start]
-        got = _run(lo.Muon(ours, impl=impl, **kw), ours, grads)
-        want = _run(torch.optim.Muon(theirs, **kw), theirs, grads)
+        got = run(lambda ps: lo.Muon(ps, impl=impl, **kw), ours, grads)
+        want = run(lambda ps: torch.optim.Muon(ps, **kw), theirs, grads)
         assert_same(got, want, dtype)
 
 
@@ -58,11 +48,13 @@ def test_state_dicts_move_between_torch_and_lrkit(direction: str) -> None:
         first, then = then, first
     a = [p.clone().requires_grad_() for p in start]
     opt = first(a, lr=0.02)
-    _run(opt, a, grads[:4])
+    run(lambda ps: opt, a, grads[:4])
     b = [p.detach().clone().requires_grad_() for p in a]
     opt_b = then(b, lr=0.02)
     opt_b.load_state_dict(copy.deepcopy(opt.state_dict()))
-    assert_same(_run(opt_b, b, grads[4:]), _run(opt, a, grads[4:]), torch.float64)
+    assert_same(
+        run(lambda ps: opt_b, b, grads[4:]), run(lambda ps: opt, a, grads[4:]), torch.float64
+    )
 
 
 class Net(nn.Module):
@@ -119,9 +111,12 @@ def test_adamw_groups_match_adamw() -> None:
     opt = lo.Muon([{"params": ours, "use_muon": False, "lr": 3e-3, "eps": 1e-8}],
                   weight_decay=0.05, betas=(0.9, 0.95))  # fmt: skip
     ref = [p.clone().requires_grad_() for p in start]
-    want = _run(torch.optim.AdamW(ref, lr=3e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
-                ref, grads)  # fmt: skip
-    assert_same(_run(opt, ours, grads), want, torch.float64)
+    want = run(
+        lambda ps: torch.optim.AdamW(ps, lr=3e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
+        ref,
+        grads,
+    )
+    assert_same(run(lambda ps: opt, ours, grads), want, torch.float64)
 
 
 @pytest.mark.parametrize(

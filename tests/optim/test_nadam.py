@@ -6,14 +6,13 @@ import io
 
 import pytest
 import torch
+from tests.optim.trajectory import run
 
 import lrkit.optim as lo
 
 
 def _steps(opt: torch.optim.Optimizer, w: torch.Tensor, grads: list[torch.Tensor]) -> None:
-    for g in grads:
-        w.grad = g.clone()
-        opt.step()
+    run(lambda ps: opt, [w], [[g] for g in grads])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])

@@ -80,7 +80,8 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
     configuration's window of lrs within 5% of its best -- the LR-robustness picture."""
     plt = _plt()
     tasks = _tasks(current(rows))
-    labels = list(dict.fromkeys(p.label for p in points(rows)))
+    every = points(rows)
+    labels = list(dict.fromkeys(p.label for p in every))
     fig = plt.figure(figsize=(max(10.0, 6.8 * len(tasks)), 5.0 + 0.28 * len(labels)))
     grid = fig.add_gridspec(2, len(tasks), height_ratios=[4.2, 0.6 + 0.28 * len(labels)])
     windows = {(w.task, w.label): w for w in lr_windows(rows)}
@@ -88,7 +89,7 @@ def lr_sensitivity(rows: Sequence[Row]) -> Any:
     for col, task in enumerate(tasks):
         ax = fig.add_subplot(grid[0, col])
         strip = fig.add_subplot(grid[1, col], sharex=ax)
-        ps = [p for p in points(rows) if p.task == task]
+        ps = [p for p in every if p.task == task]
         metric = _metric(rows, task)
         lower = direction(ps[0].first.metric) == "minimize"
         finite = [v for p in ps for v in p.values if math.isfinite(v)]

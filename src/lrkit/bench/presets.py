@@ -15,7 +15,15 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrkit.bench.results import Row, current, lr_windows, points, ranking, time_to_target
+from lrkit.bench.results import (
+    Row,
+    current,
+    direction,
+    lr_windows,
+    points,
+    ranking,
+    time_to_target,
+)
 from lrkit.registry import Registry
 
 SIZES = ("quick", "default", "full")
@@ -99,8 +107,9 @@ def _robustness(size: str) -> list[dict[str, Any]]:
 
 def _robustness_finding(rows: Sequence[Row]) -> str:
     parts = []
+    every = lr_windows(rows)
     for task in dict.fromkeys(r.task for r in current(rows)):
-        windows = sorted((w for w in lr_windows(rows) if w.task == task), key=lambda w: -w.decades)
+        windows = sorted((w for w in every if w.task == task), key=lambda w: -w.decades)
         if not windows:
             continue
         text = ", ".join(f"{w.label} {w.decades:.1f}" for w in windows)
@@ -221,8 +230,9 @@ def _schedules(size: str) -> list[dict[str, Any]]:
 
 def _schedules_finding(rows: Sequence[Row]) -> str:
     parts = []
+    every = ranking(rows)
     for task in dict.fromkeys(r.task for r in current(rows)):
-        ranks = [r for r in ranking(rows) if r.task == task]
+        ranks = [r for r in every if r.task == task]
         if not ranks:
             continue
         order = ", ".join(f"{r.first.schedule.partition('(')[0]} {r.mean:.3f}" for r in ranks[:4])
@@ -415,12 +425,13 @@ def _lr_free(size: str) -> list[dict[str, Any]]:
 
 def _lr_free_finding(rows: Sequence[Row]) -> str:
     parts = []
+    every, grid_points = ranking(rows), points(rows)
     for task in dict.fromkeys(r.task for r in current(rows)):
-        ranks = {r.first.optimizer: r for r in ranking(rows) if r.task == task}
+        ranks = {r.first.optimizer: r for r in every if r.task == task}
         adam = ranks.get("adam")
         if adam is None:
             continue
-        maximize = adam.first.metric == "test_accuracy"
+        lower = direction(adam.first.metric) == "minimize"
         seconds = _mean_seconds(rows, task)
         memory = {r.optimizer: r.extras.get("state_bytes") for r in current(rows) if r.task == task}
         text = []
@@ -428,7 +439,7 @@ def _lr_free_finding(rows: Sequence[Row]) -> str:
             r = ranks.get(name)
             if r is None:
                 continue
-            gap = (adam.mean - r.mean) if maximize else (r.mean - adam.mean)
+            gap = (r.mean - adam.mean) if lower else (adam.mean - r.mean)  # > 0: worse
             ratio = seconds.get(name, math.nan) / seconds.get("adam", math.nan)
             mine, adams = memory.get(name), memory.get("adam")
             state = f", {mine / adams:.1f}x its optimizer state" if mine and adams else ""
@@ -436,7 +447,7 @@ def _lr_free_finding(rows: Sequence[Row]) -> str:
                 f"{name} {r.mean:.3f} ({abs(gap):.3f} {'worse' if gap > 0 else 'better'} than "
                 f"tuned Adam, {ratio:.2f}x its training time per run{state})"
             )
-        grid = len({p.lr for p in points(rows) if p.task == task and p.label == "adam"})
+        grid = len({p.lr for p in grid_points if p.task == task and p.label == "adam"})
         parts.append(
             f"On {task}: Adam tuned over {grid} lrs reaches {adam.mean:.3f} (lr {adam.lr:g}); "
             "with their default lr " + ", ".join(text) + "."

@@ -245,8 +245,9 @@ def default_targets(rows: Sequence[Row], tolerance: float = WINDOW) -> dict[str,
     """The targets of time-to-result when none is given, per task: within ``tolerance``
     of the best seed-mean metric any configuration of the task reached."""
     out: dict[str, float] = {}
+    finite = [p for p in points(rows) if all(map(math.isfinite, p.values))]
     for task in dict.fromkeys(r.task for r in current(rows)):
-        ps = [p for p in points(rows) if p.task == task and all(map(math.isfinite, p.values))]
+        ps = [p for p in finite if p.task == task]
         if not ps:
             continue
         means = [statistics.fmean(p.values) for p in ps]

@@ -145,7 +145,7 @@ def _train(cfg: TrialConfig, result: TrialResult, report: Report | None, start: 
     if cfg.max_grad_norm is not None:
         kwargs["max_grad_norm"] = cfg.max_grad_norm
     optimizer = create_optimizer(made.model, name, lr=cfg.lr, **kwargs)
-    modes = _modes(optimizer)
+    modes = _Modes(optimizer)
     modes.train()
     scheduler = ScheduledLR(optimizer, parse(cfg.schedule))
     start = time.perf_counter()  # time to a result counts training, not the data's setup
@@ -203,10 +203,6 @@ class _Modes:
     def eval(self) -> None:
         if callable(getattr(self.optimizer, "eval", None)):
             self.optimizer.eval()
-
-
-def _modes(optimizer: Any) -> _Modes:
-    return _Modes(optimizer)
 
 
 def _evaluate(
