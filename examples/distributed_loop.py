@@ -54,6 +54,22 @@ def train(
 ) -> None:
     """Train the ``digits`` task with ``wrap(model, device)``; checkpoint every epoch."""
     device = start()
+    try:
+        _epochs(args, wrap, evaluate, device)
+        dist.barrier()  # no rank closes its connections while another still uses them
+    finally:
+        # The wrapped model and the optimizer were _epochs' locals, so they are gone:
+        # the process group is really destroyed here, not at interpreter exit, where
+        # gloo's threads can abort the process.
+        dist.destroy_process_group()
+
+
+def _epochs(
+    args: argparse.Namespace,
+    wrap: Callable[[nn.Module, torch.device], nn.Module],
+    evaluate: Callable[[Task, nn.Module], dict[str, float]],
+    device: torch.device,
+) -> None:
     rank, world = dist.get_rank(), dist.get_world_size()
     task = make_task("digits", seed=0, device=device)
     model = wrap(task.model, device)
@@ -86,4 +102,3 @@ def train(
             lrkit.save_checkpoint(args.checkpoint, model, optimizer, scheduler, epoch=epoch)
         if epoch == args.stop_after:
             break
-    dist.destroy_process_group()
