@@ -11,6 +11,7 @@ its ``schedules`` give agrees with it to about 1e-10, not to the last bit.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -277,7 +278,7 @@ class OneCycleLR(NativeSchedules, LRScheduler):
         start, end = ("start_lr", "end_lr") if lr else ("start_momentum", "end_momentum")
         keys = [p[start] for p in phases] + [phases[-1][end]]
         return [
-            Piecewise(knots, tuple(float(g[k]) for k in keys), self._shape)
+            _piecewise(knots, tuple(float(g[k]) for k in keys), self._shape)
             for g in self.optimizer.param_groups
         ]
 
@@ -306,6 +307,13 @@ class OneCycleLR(NativeSchedules, LRScheduler):
             for group, momentum in zip(groups, momenta):
                 set_momentum(group, self.use_beta1, momentum)
         return values
+
+
+@functools.lru_cache(maxsize=256)
+def _piecewise(knots: tuple[float, ...], values: tuple[float, ...], shape: str) -> Piecewise:
+    """One validated schedule per distinct curve: ``OneCycleLR.step()`` asks for the same
+    ones every step, and building (validating) them cost 30x torch's whole step."""
+    return Piecewise(knots, values, shape)
 
 
 class CosineAnnealingWarmRestarts(NativeSchedules, LRScheduler):
