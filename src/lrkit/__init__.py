@@ -8,12 +8,21 @@ missing dependency raises an ``ImportError`` that says what to install.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrkit import schedules
 from lrkit.schedules import Schedule, parse
 
+if TYPE_CHECKING:  # the lazy names below, for type checkers and the API reference
+    from lrkit.checkpoint import load_checkpoint, save_checkpoint
+    from lrkit.horizon import HorizonWarning, check_horizon, steps_per_epoch, training_steps
+    from lrkit.lr_scheduler import ScheduledLR
+    from lrkit.scaling import scale_lr
+    from lrkit.tools.plot import plot_schedules, sample
+    from lrkit.tools.range_test import RangeTestResult, range_test
+
 __version__ = "0.1.0"
+"""The version of this lrkit."""
 
 # name -> module that defines it, imported on first attribute access
 _LAZY = {

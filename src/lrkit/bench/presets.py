@@ -51,6 +51,7 @@ class Preset:
 
 
 PRESETS: Registry[Preset] = Registry("preset")
+"""The built-in studies, by name (``lrkit bench presets`` lists them)."""
 
 
 def _sized(size: str, quick: Any, default: Any, full: Any) -> Any:

@@ -49,6 +49,7 @@ def _scaled(schedule: Schedule, scale: float) -> Schedule:
 
 
 def constant_schedule(value: float) -> Schedule:
+    """``value`` at every count."""
     return Constant(_value("constant_schedule", "value", value))
 
 
@@ -164,6 +165,8 @@ def linear_onecycle_schedule(
     transition_steps: int, peak_value: float, pct_start: float = 0.3, pct_final: float = 0.85,
     div_factor: float = 25.0, final_div_factor: float = 1e4,
 ) -> Schedule:  # fmt: skip
+    """fast.ai's 1cycle, linear: ``peak / div_factor`` up to ``peak`` by ``pct_start``, back
+    down by ``pct_final``, then to ``peak / (div_factor * final_div_factor)``."""
     if transition_steps <= 0:
         raise ValueError(
             "A linear onecycle schedule was set with a non-positive `transition_steps`"
@@ -183,6 +186,8 @@ def cosine_onecycle_schedule(
     transition_steps: int, peak_value: float, pct_start: float = 0.3, div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> Schedule:  # fmt: skip
+    """1cycle with cosine phases: ``peak / div_factor`` up to ``peak`` by ``pct_start``,
+    then down to ``peak / (div_factor * final_div_factor)`` at ``transition_steps``."""
     if transition_steps <= 0:
         raise ValueError(
             "A linear onecycle schedule was set with a non-positive `transition_steps`"
@@ -198,6 +203,7 @@ def cosine_onecycle_schedule(
 
 
 def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: int) -> Schedule:
+    """``init`` to ``peak`` linearly over ``warmup_steps``, then ``peak``."""
     return linear_schedule(init_value, peak_value, warmup_steps)
 
 
@@ -205,6 +211,8 @@ def warmup_cosine_decay_schedule(
     init_value: float, peak_value: float, warmup_steps: int, decay_steps: int,
     end_value: float = 0.0, exponent: float = 1.0,
 ) -> Schedule:  # fmt: skip
+    """Linear warmup ``init`` to ``peak`` over ``warmup_steps``, then a cosine to ``end_value``
+    at ``decay_steps`` (counted from 0, warmup included)."""
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
     return join_schedules(
         [
@@ -220,6 +228,8 @@ def warmup_exponential_decay_schedule(
     decay_rate: float, transition_begin: int = 0, staircase: bool = False,
     end_value: float | None = None,
 ) -> Schedule:  # fmt: skip
+    """Linear warmup ``init`` to ``peak`` over ``warmup_steps``, then ``exponential_decay``
+    from ``peak`` on its own clock."""
     return join_schedules(
         [
             linear_schedule(init_value, peak_value, warmup_steps),

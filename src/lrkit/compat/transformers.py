@@ -50,6 +50,7 @@ SCHEDULER_TYPES = (
     "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr",
     "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
 )  # fmt: skip
+"""The ``name`` values ``get_scheduler`` takes, as Hugging Face's ``SchedulerType``."""
 
 
 def _steps(owner: str, name: str, value: Any) -> int:

@@ -31,6 +31,7 @@ from lrkit.spec import format_call
 from lrkit.validation import Param, did_you_mean, normalize, register_kind
 
 SCHEMA_VERSION = 1
+"""The ``version`` that ``Schedule.to_dict`` writes and ``Schedule.from_dict`` reads."""
 _INF = float("inf")
 
 _REGISTRY: Registry[type[Schedule]] = Registry("schedule")

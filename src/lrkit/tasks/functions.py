@@ -104,6 +104,7 @@ SURFACES = {
         ),
     )
 }
+"""The 2-D test functions of the trajectory tools, by name (each also a task)."""
 
 
 class Point(nn.Module):
