@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.S | re.M)
 
 
@@ -82,10 +82,14 @@ def _reader_script() -> dict[str, Any]:
 def test_every_page_with_code_is_collected() -> None:
     with_code = {p.name for p in PAGES if blocks(p)}
     assert {"README.md", "bench.md", "tools.md", "optimizers.md"} <= with_code
-    assert sum(len(blocks(p)) for p in PAGES) >= 19
+    guides = {p.name for p in (ROOT / "docs" / "guides").glob("*.md")}
+    assert guides - {"performance.md"} <= with_code
+    assert sum(len(blocks(p)) for p in PAGES) >= 55
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if blocks(p)], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_the_python_blocks_of_a_page_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
