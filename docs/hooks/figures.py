@@ -169,7 +169,9 @@ def cosine_past_horizon(out: Path) -> None:
 def trajectories(out: Path) -> None:
     from lrkit.tools.trajectories import compare, plot_trajectories
 
-    optimizers = ["sgd", "sgd(momentum=0.9)", "sgd(momentum=0.9, nesterov=True)", "rmsprop", "adam", "lion"]
+    optimizers = [
+        "sgd", "sgd(momentum=0.9)", "sgd(momentum=0.9, nesterov=True)", "rmsprop", "adam", "lion"
+    ]  # fmt: skip
     results = [(f, compare(f, optimizers, steps=200)) for f in ("rosenbrock", "quadratic")]
     plot_trajectories(results, out)
 
