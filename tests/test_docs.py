@@ -100,3 +100,85 @@ def test_the_python_blocks_of_a_page_run(
             exec(compile(code, f"{page.name} block {i}", "exec"), namespace)
         except Exception as exc:
             pytest.fail(f"{page.name}, block {i}: {type(exc).__name__}: {exc}\n{code}")
+
+
+# The shell blocks: each command a reader copies must still exist with the flags shown.
+# The quick `lrkit` commands run (plot, list, steps, bench presets); the others, which
+# take minutes (a sweep, torchrun), are parsed by the CLI's own parser; a script's
+# flags must appear in its `--help`; an extra named in a `pip install` must be
+# lrkit's. A command that reads the reader's own file (sweep.yaml) is parsed only.
+# Lines written as a synopsis (`a|b`, `[--flag]`, `...`) are not commands.
+QUICK = (["plot"], ["list"], ["steps"], ["bench", "presets"])
+SHELL = re.compile(r"^([ \t]*)```bash\n(.*?)^\1```", re.S | re.M)
+
+
+def commands() -> list[tuple[str, list[str]]]:
+    import shlex
+
+    out = []
+    for page in PAGES:
+        for match in SHELL.finditer(page.read_text()):
+            text = textwrap.dedent(match.group(2)).replace("\\\n", " ")
+            for line in text.splitlines():
+                for part in line.split("&&"):
+                    words = shlex.split(part, comments=True)
+                    if not words or any(
+                        w == "..." or ("|" in w and "://" not in w) or w.startswith("[")
+                        for w in words
+                    ):
+                        continue
+                    out.append((page.name, words))
+    return out
+
+
+def test_the_shell_blocks_name_commands_and_flags_that_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    import io
+    import subprocess
+    import sys
+    from importlib.metadata import metadata
+
+    from lrkit.cli.main import build_parser, main
+
+    extras = set(metadata("lrkit").get_all("Provides-Extra") or [])
+    helps: dict[str, str] = {}
+    seen = {"lrkit": 0, "script": 0, "pip": 0}
+    for page, words in commands():
+        where = f"{page}: {' '.join(words)}"
+        reads_own_file = any(w.endswith((".yaml", ".yml", ".json")) for w in words)
+        if (
+            words[0] == "lrkit"
+            and not reads_own_file
+            and any(words[1 : 1 + len(q)] == q for q in QUICK)
+        ):
+            monkeypatch.chdir(tmp_path)
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(words[1:])
+            assert code == 0, f"{where}: exit {code}: {err.getvalue()[-1000:]}"
+            seen["lrkit"] += 1
+        elif words[0] == "lrkit":
+            try:
+                build_parser().parse_args(words[1:])
+            except SystemExit as exc:
+                pytest.fail(f"{where}: the CLI rejects it (exit {exc.code})")
+            seen["lrkit"] += 1
+        elif words[0] in ("python", "torchrun") and any(w.endswith(".py") for w in words):
+            script = next(w for w in words if w.endswith(".py"))
+            assert (ROOT / script).is_file(), f"{where}: no {script}"
+            if script not in helps:
+                helps[script] = subprocess.run(
+                    [sys.executable, str(ROOT / script), "--help"], capture_output=True,
+                    text=True, timeout=120, cwd=ROOT / Path(script).parent,
+                ).stdout  # fmt: skip
+            after = words[words.index(script) + 1 :]
+            for flag in (w.split("=")[0] for w in after if w.startswith("--")):
+                assert flag in helps[script], f"{where}: {script} has no {flag}"
+            seen["script"] += 1
+        elif words[:2] == ["pip", "install"]:
+            for extra in re.findall(r"\[([\w,-]+)\]", " ".join(words)):
+                assert set(extra.split(",")) <= extras, f"{where}: no extra [{extra}]"
+            seen["pip"] += 1
+    assert seen["lrkit"] >= 30 and seen["script"] >= 8 and seen["pip"] >= 3, seen
