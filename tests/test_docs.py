@@ -1,4 +1,5 @@
-"""Every Python block of the README and docs/ runs, so that the examples cannot rot.
+"""Every Python block of the README and docs/ runs, and every shell command in them
+exists with the flags shown (below), so that the examples cannot rot.
 
 The blocks of one page run in order in one namespace (a page's later blocks
 use its earlier ones), in a fresh working directory, seeded with what a
