@@ -183,3 +183,17 @@ def test_the_shell_blocks_name_commands_and_flags_that_exist(
                 assert set(extra.split(",")) <= extras, f"{where}: no extra [{extra}]"
             seen["pip"] += 1
     assert seen["lrkit"] >= 30 and seen["script"] >= 8 and seen["pip"] >= 3, seen
+
+
+def test_the_yaml_blocks_are_valid_and_the_sweeps_are_bench_configs() -> None:
+    yaml = pytest.importorskip("yaml")
+    from lrkit.bench import read_config
+
+    sweeps = 0
+    for page in PAGES:
+        for match in re.finditer(r"^([ \t]*)```yaml\n(.*?)^\1```", page.read_text(), re.S | re.M):
+            data = yaml.safe_load(textwrap.dedent(match.group(2)))
+            if isinstance(data, dict) and "version" in data:  # a sweep: every key checked
+                read_config(data, study="docs")
+                sweeps += 1
+    assert sweeps >= 2
