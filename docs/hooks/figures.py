@@ -124,7 +124,7 @@ def plateau(out: Path) -> None:
     right.set_ylabel("lr (x base lr)")
     right.set_ylim(0, 1.05)
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
     ax.set_title("ReduceOnPlateau(factor=0.5, patience=5): halve after 6 epochs without a new best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
