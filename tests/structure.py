@@ -3,7 +3,9 @@
     python tests/structure.py [SRC]   # the report; tests/test_structure.py asserts on it
 
 Every ``import`` and ``from ... import`` of an lrkit module counts, at module
-level or inside a function (a lazy import still ties two modules together).
+level or inside a function (a lazy import still ties two modules together),
+except under ``if TYPE_CHECKING:``, which never runs (``lrkit/__init__.py``
+names its lazy attributes there for type checkers).
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ def modules() -> dict[str, Path]:
 def imports(path: Path, name: str, known: set[str]) -> Iterator[tuple[str, list[str]]]:
     """(imported lrkit module, names taken from it) for each import in ``path``."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("lrkit"):
@@ -48,6 +60,13 @@ def imports(path: Path, name: str, known: set[str]) -> Iterator[tuple[str, list[
                     yield sub, []
                 else:
                     yield _owner(base, known), [alias.name]
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _owner(name: str, known: set[str]) -> str:

@@ -38,3 +38,18 @@ def test_lazy_and_relative_imports_count(tmp_path, monkeypatch) -> None:
     assert edges["lrkit.sub.a"] == {"lrkit.b"} and edges["lrkit.b"] == {"lrkit.sub.a"}
     assert structure.cycles(edges) == [["lrkit.b", "lrkit.sub.a"]]
     assert structure.private_imports() == ["lrkit.sub.a: _x from lrkit.b"]
+
+
+def test_imports_only_a_type_checker_runs_do_not_count(tmp_path, monkeypatch) -> None:
+    package = tmp_path / "lrkit"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from lrkit.a import f\n"
+        "else:\n    from lrkit import b\n"
+    )
+    (package / "a.py").write_text("def f():\n    from lrkit import __version__\n")
+    (package / "b.py").write_text("")
+    monkeypatch.setattr(structure, "SRC", tmp_path)
+    edges = structure.graph()
+    assert edges["lrkit"] == {"lrkit.b"} and edges["lrkit.a"] == {"lrkit"}
+    assert structure.cycles(edges) == []
