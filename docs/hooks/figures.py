@@ -165,6 +165,76 @@ def cosine_past_horizon(out: Path) -> None:
     plt.close(fig)
 
 
+@figure("five_libraries.png")
+def five_libraries(out: Path) -> None:
+    """A 10-step warmup and a cosine to step 100 as each library writes it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from lrkit.compat.keras import CosineDecay
+    from lrkit.compat.optax import warmup_cosine_decay_schedule
+    from lrkit.compat.timm import CosineLRScheduler
+    from lrkit.compat.torch import CosineAnnealingLR, LinearLR, SequentialLR
+    from lrkit.compat.transformers import get_cosine_schedule_with_warmup
+
+    n = 130
+
+    def stepped(make: Callable[[torch.optim.Optimizer], Any], timm: bool = False) -> list[float]:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler, values = make(opt), []
+        for t in range(n):
+            values.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step_update(t + 1) if timm else scheduler.step()
+        return values
+
+    keras, optax = (
+        CosineDecay(0.0, 90, warmup_target=1.0, warmup_steps=10),
+        (warmup_cosine_decay_schedule(0.0, 1.0, 10, 100)),
+    )
+    curves = {
+        "Hugging Face get_cosine_schedule_with_warmup(10, 100)": stepped(
+            lambda o: get_cosine_schedule_with_warmup(o, 10, 100)
+        ),
+        "torch SequentialLR(LinearLR(1e-3, 10), CosineAnnealingLR(90))": stepped(
+            lambda o: SequentialLR(
+                o,
+                [LinearLR(o, start_factor=1e-3, total_iters=10), CosineAnnealingLR(o, T_max=90)],
+                milestones=[10],
+            )
+        ),
+        "timm CosineLRScheduler(t_initial=100, warmup_t=10)": stepped(
+            lambda o: CosineLRScheduler(o, t_initial=100, warmup_t=10, t_in_epochs=False),
+            timm=True,
+        ),
+        "Keras CosineDecay(decay_steps=90, warmup_steps=10)": [float(keras(t)) for t in range(n)],
+        "optax warmup_cosine_decay_schedule(10, 100)": [float(optax(t)) for t in range(n)],
+    }
+    t = np.arange(n)
+    fig, (full, zoom) = plt.subplots(1, 2, figsize=(12, 5), dpi=110,
+                                     gridspec_kw={"width_ratios": [2, 1]})  # fmt: skip
+    styles = ["-", "--", "-", ":", "-."]
+    for (label, values), style in zip(curves.items(), styles):
+        full.plot(t, values, style, label=label, linewidth=1.6)
+        zoom.plot(t[6:15], values[6:15], style, marker="o", markersize=4, linewidth=1.2)
+    full.set_xlabel("step t")
+    full.set_ylabel("lr (x base lr)")
+    full.set_title("past step 100: HF and torch rise again, the others hold 0")
+    zoom.set_xlabel("step t")
+    zoom.set_title("steps 6-14: timm's cosine starts at step 0")
+    for ax in (full, zoom):
+        ax.grid(alpha=0.3)
+    fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle("The same warmup + cosine, as each library computes it (lrkit.compat)")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(out)
+    plt.close(fig)
+
+
 @figure("trajectories.png")
 def trajectories(out: Path) -> None:
     from lrkit.tools.trajectories import compare, plot_trajectories
