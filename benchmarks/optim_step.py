@@ -1,5 +1,9 @@
 """Time of one optimizer step on ResNet-50's parameter shapes, lrkit against its peers.
 
+Muon, which takes 2-D weights only, is timed on the hidden matrices of a small
+Transformer instead (``transformer_matrices``), where its Newton-Schulz matmuls
+make it compute-bound, so its "x floor" says little.
+
     python benchmarks/optim_step.py                      # every algorithm, CPU
     python benchmarks/optim_step.py --only adamp lamb --steps 5 --repeat 3
     python benchmarks/optim_step.py --device cuda --only adamp sgdp lamb
@@ -45,6 +49,7 @@ FLOOR_BYTES = {
     "prodigy": 40,  # Adam's 28, s read+write, p0 read
     "dadapt_adam": 36,  # Adam's 28, s read+write
     "dadapt_sgd": 28,  # p read+write, g, s read+write, x0 read, z write
+    "muon": 20,  # p read+write, g, momentum read+write (plus the Newton-Schulz matmuls)
 }
 
 Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -69,6 +74,15 @@ def resnet50_shapes() -> list[tuple[int, ...]]:
                     shapes += [(out, cin, 1, 1), (out,), (out,)]
                 cin = out
         return [*shapes, (1000, 2048), (1000,)]
+
+
+def transformer_matrices(width: int = 512, layers: int = 4) -> list[tuple[int, ...]]:
+    """The hidden 2-D weights of a pre-LN Transformer: per layer the fused q/k/v
+    projection, the output projection and the two MLP matrices (what Muon trains)."""
+    return [(3 * width, width), (width, width), (4 * width, width), (width, 4 * width)] * layers
+
+
+SHAPES: dict[str, Callable[[], list[tuple[int, ...]]]] = {"muon": transformer_matrices}
 
 
 def _peer(module: str, attr: str, **kw: Any) -> Factory | None:
@@ -100,9 +114,11 @@ HYPER: dict[str, dict[str, Any]] = {
     "prodigy": dict(lr=1.0, weight_decay=1e-2),
     "dadapt_adam": dict(lr=1.0, weight_decay=1e-2, decouple=True),
     "dadapt_sgd": dict(lr=1.0, momentum=0.9, weight_decay=1e-4),
+    "muon": dict(lr=0.02, weight_decay=0.1, momentum=0.95),
 }
 TORCH = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
 TORCH |= {"adamw": "AdamW", "radam": "RAdam", "nadam": "NAdam", "adafactor": "Adafactor"}
+SINGLE = {"muon": "Muon"}  # torch classes with one implementation (no foreach/fused)
 ADAMP_PEERS = ("adamp", "timm.optim", "pytorch_optimizer", "torch_optimizer")
 PEERS = {  # algorithm -> [(label, module, class)]
     "adamp": [(m, m, "AdamP") for m in ADAMP_PEERS],
@@ -135,6 +151,8 @@ def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]
         peers["torch foreach"] = _peer("torch.optim", TORCH[name], **k, foreach=True)
         if name in ("sgd", "adagrad", "adam", "adamw"):
             peers["torch fused"] = _peer("torch.optim", TORCH[name], **k, fused=True)
+    if name in SINGLE:
+        peers["torch"] = _peer("torch.optim", SINGLE[name], **k)
     for label, module, attr in PEERS.get(name, []):
         peers[label] = _peer(module, attr, **k)
     if name in ("adamw_schedulefree", "sgd_schedulefree"):
@@ -224,18 +242,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     for name in args.only:
         ours, peers = candidates(name)
-        floor = FLOOR_BYTES[name] * numel / bandwidth
+        own = SHAPES[name]() if name in SHAPES else shapes
+        floor = FLOOR_BYTES[name] * sum(torch.Size(s).numel() for s in own) / bandwidth
         peer_times = {
-            n: time_step(m, shapes, args.steps, args.repeat, args.device)
+            n: time_step(m, own, args.steps, args.repeat, args.device)
             for n, m in peers.items()
             if m
         }
         best = min(peer_times.values()) if peer_times else float("nan")
         rows = {
-            **{
-                n: time_step(m, shapes, args.steps, args.repeat, args.device)
-                for n, m in ours.items()
-            },
+            **{n: time_step(m, own, args.steps, args.repeat, args.device) for n, m in ours.items()},
             **peer_times,
         }
         for impl, t in rows.items():
