@@ -52,6 +52,7 @@ class DAdaptAdam(DistanceEstimating):
     ``d``, ``k``, ``numerator_weighted``, ``layer_scale``.
     """
 
+    sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     hyper: ClassVar[dict[str, Param]] = {
         "lr": NONNEG,
         "betas": BETA,
@@ -220,6 +221,7 @@ class DAdaptSGD(DistanceEstimating):
     ``numerator_weighted``, ``g0_norm``.
     """
 
+    sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     hyper: ClassVar[dict[str, Param]] = {
         "lr": NONNEG,
         "momentum": Param("float", lo=0.0, hi=1.0, hi_open=True),
@@ -272,6 +274,7 @@ class DAdaptSGD(DistanceEstimating):
                 if float(group["lr"]) > 0.0
                 for g in grads
             )
+            squares = self._global([squares])[0]  # over every rank's shard
             for group in self.param_groups:
                 group["g0_norm"] = math.sqrt(squares)
         g0 = self.param_groups[-1]["g0_norm"]

@@ -22,9 +22,19 @@ rather than the per-group step of ``optim/base.py``. The class supplies:
 they can be logged and plotted, a state dict moves between lrkit and the
 reference, and a ScheduledLR on ``lr`` multiplies ``d`` (the references'
 documented use with a schedule). Groups may differ in ``lr`` only by 0 (a
-frozen group), as in the references. Under DDP every rank holds the same
-parameters and gradients, so the sums agree with no communication; sharded
-DTensor parameters (FSDP2) are refused until the sums go through DTensor.
+frozen group), as in the references.
+
+Under DDP every rank holds the same parameters and gradients, so the sums
+agree with no communication. Under FSDP2 each rank holds a shard of every
+parameter (a DTensor, ``Shard`` on a 1-D mesh): the passes run on the local
+shards (``to_local()`` shares their storage, so the state stays sharded
+DTensors for DCP) and each sum is one ``all_reduce`` of the ranks' partial
+sums per step (``_global``), which every term of these sums allows (inner
+products, L1 norms and squared norms add over a partition of the elements).
+No flag is needed, unlike the references' ``fsdp_in_use``. A class whose
+buffers are not in the parameter's shape (Prodigy's flattened ``s`` and
+``p0``, which a flattened shard would not chunk as DCP reshards them) keeps
+``sharded = False``.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import torch
 from torch import Tensor
 
 from lrkit.optim.base import Optimizer, prepare_grad
+from lrkit.optim.layout import PLAIN
 from lrkit.validation import Param
 
 # the estimate's group keys, which a state dict restores (checked as hyperparameters)
@@ -49,8 +60,39 @@ class DistanceEstimating(Optimizer):
 
     steps_in_state = False  # the references keep ``step`` as an int; kept as it is
     int_steps = True  # ... and checked on load where there is one
-    sharded = False  # the sums are over whole tensors: DTensor parameters are refused
+    sharded = False  # set by the classes whose buffers have the parameter's shape
     sums = 2  # how many floats ``_sums`` returns
+    _sum_group: Any = None  # the process group of the step's sums (sharded params)
+
+    def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
+        """Sharded parameters: FSDP2's, a ``Shard`` placement on one 1-D mesh for all."""
+        meshes = {id(m): m for m in getattr(self, "_meshes", [])}
+        for p in tensors:
+            if type(p) in PLAIN:
+                continue
+            mesh, placements = getattr(p, "device_mesh", None), tuple(getattr(p, "placements", ()))
+            if mesh is None or mesh.ndim != 1 or not placements or not placements[0].is_shard():
+                raise ValueError(
+                    f"{type(self).__name__}: sharded parameters must be sharded on a 1-D "
+                    f"device mesh (FSDP2's fully_shard), got {type(p).__name__} with "
+                    f"placements {placements}"
+                )
+            meshes[id(mesh)] = mesh
+        if len(meshes) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: every sharded parameter must be on one device mesh "
+                f"(its sums are all-reduced over it), got {len(meshes)}"
+            )
+        self._meshes = list(meshes.values())
+
+    def _global(self, values: list[float]) -> list[float]:
+        """The sums over every rank's shard (Note [distance estimation]); unchanged when
+        the parameters are whole tensors."""
+        if self._sum_group is None:
+            return values
+        summed = torch.tensor(values, dtype=torch.float64)
+        torch.distributed.all_reduce(summed, group=self._sum_group)
+        return cast(list[float], summed.tolist())
 
     def _check_growth_rate(self, group: dict[str, Any]) -> None:
         """``growth_rate`` >= 1 (inf: no limit; the other keys are ``hyper``'s)."""
@@ -91,6 +133,9 @@ class DistanceEstimating(Optimizer):
                 if not state:
                     state.update(self._init_state(p, group))
             work.append((group, params, grads, states))
+        meshes = getattr(self, "_meshes", [])
+        self._sum_group = meshes[0].get_group() if meshes else None
+        work, shared = _local_work(work)
         begin = self._begin(work, lr)
         total = [0.0] * self.sums
         for group, params, grads, states in work:
@@ -98,14 +143,15 @@ class DistanceEstimating(Optimizer):
             if float(group["lr"]) > 0.0 and params:
                 part = self._sums(group, params, grads, states, begin)
                 total = [a + b for a, b in zip(total, part)]
-        found = self._estimate(begin, total, lr)
-        if found is None:
-            return loss
-        for group, params, grads, states in work:
-            group.update(found)
-            if params:
-                self._update(group, params, grads, states, begin, found)
-            group["k"] = group["k"] + 1
+        found = self._estimate(begin, self._global(total), lr)
+        if found is not None:
+            for group, params, grads, states in work:
+                group.update(found)
+                if params:
+                    self._update(group, params, grads, states, begin, found)
+                group["k"] = group["k"] + 1
+        for view, state in shared:  # the step counters the passes advanced on the views
+            state.update({k: v for k, v in view.items() if not isinstance(v, Tensor)})
         return loss
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
@@ -145,6 +191,28 @@ class DistanceEstimating(Optimizer):
         found: dict[str, Any],
     ) -> None:
         raise NotImplementedError
+
+
+def _local(t: Tensor) -> Tensor:
+    """A DTensor's local shard (sharing its storage); a plain tensor itself."""
+    return t if type(t) in PLAIN else cast(Tensor, t.to_local())  # type: ignore[attr-defined]
+
+
+def _local_work(work: list[Work]) -> tuple[list[Work], list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """The step's work on local shards: params, grads and state buffers as local
+    tensors, each state as a view dict whose plain values are written back after the
+    step. Unchanged (and nothing to write back) when no tensor is sharded."""
+    if all(type(p) in PLAIN for _, params, _, _ in work for p in params):
+        return work, []
+    out: list[Work] = []
+    shared = []
+    for group, params, grads, states in work:
+        views = [
+            {k: _local(v) if isinstance(v, Tensor) else v for k, v in st.items()} for st in states
+        ]
+        shared += list(zip(views, states))
+        out.append((group, [_local(p) for p in params], [_local(g) for g in grads], views))
+    return out, shared
 
 
 def adam_bias_correction(group: dict[str, Any], lr: float) -> float:

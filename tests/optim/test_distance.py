@@ -1,0 +1,60 @@
+"""Prodigy and D-Adaptation with sharded (DTensor) parameters, in one process: which
+placements are taken, refused by name, and that the state stays sharded. The numbers
+under FSDP2 on 2 ranks are in tests/distributed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+dist = pytest.importorskip("torch.distributed")
+if not dist.is_available() or not dist.is_gloo_available():
+    pytest.skip("torch.distributed with gloo is needed", allow_module_level=True)
+
+from torch.distributed.device_mesh import init_device_mesh  # noqa: E402
+from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor  # noqa: E402
+
+from lrkit.optim import DAdaptAdam, DAdaptSGD, Prodigy  # noqa: E402
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[object]:
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        yield init_device_mesh("cpu", (1,))
+    finally:
+        dist.destroy_process_group()
+
+
+def _param(mesh: object, placement: object) -> torch.nn.Parameter:
+    torch.manual_seed(0)
+    return torch.nn.Parameter(distribute_tensor(torch.randn(4, 3), mesh, [placement]))
+
+
+@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD])
+def test_sharded_params_step_with_sharded_state_and_the_plain_numbers(mesh, cls) -> None:
+    p = _param(mesh, Shard(0))
+    q = torch.nn.Parameter(p.full_tensor().detach().clone())
+    sharded, plain = cls([p], lr=1.0), cls([q], lr=1.0)
+    for step in range(4):
+        g = torch.randn(4, 3, generator=torch.Generator().manual_seed(step))
+        p.grad, q.grad = distribute_tensor(g, mesh, [Shard(0)]), g
+        sharded.step()
+        plain.step()
+    assert all(isinstance(v, DTensor) for v in sharded.state[p].values() if torch.is_tensor(v))
+    assert sharded.param_groups[0]["d"] == plain.param_groups[0]["d"]
+    torch.testing.assert_close(p.full_tensor(), q.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD])
+def test_a_replicated_param_is_refused_by_name(mesh, cls) -> None:
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: sharded parameters must be sharded"):
+        cls([_param(mesh, Replicate())])
+
+
+def test_prodigy_refuses_sharded_params(mesh) -> None:
+    with pytest.raises(ValueError, match="Prodigy: sharded parameters"):
+        Prodigy([_param(mesh, Shard(0))])
