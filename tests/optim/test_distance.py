@@ -1,6 +1,6 @@
-"""Prodigy and D-Adaptation with sharded (DTensor) parameters, in one process: which
-placements are taken, refused by name, and that the state stays sharded. The numbers
-under FSDP2 on 2 ranks are in tests/distributed."""
+"""Prodigy and D-Adaptation with sharded (DTensor) parameters, in one process: the
+numbers of plain parameters, the state kept sharded, and what is refused by name.
+The numbers under FSDP2 on 2 ranks are in tests/distributed."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _param(mesh: object, placement: object) -> torch.nn.Parameter:
     return torch.nn.Parameter(distribute_tensor(torch.randn(4, 3), mesh, [placement]))
 
 
-@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD])
+@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD, Prodigy])
 def test_sharded_params_step_with_sharded_state_and_the_plain_numbers(mesh, cls) -> None:
     p = _param(mesh, Shard(0))
     q = torch.nn.Parameter(p.full_tensor().detach().clone())
@@ -44,17 +44,21 @@ def test_sharded_params_step_with_sharded_state_and_the_plain_numbers(mesh, cls)
         p.grad, q.grad = distribute_tensor(g, mesh, [Shard(0)]), g
         sharded.step()
         plain.step()
-    assert all(isinstance(v, DTensor) for v in sharded.state[p].values() if torch.is_tensor(v))
+    state = sharded.state[p]
+    assert all(isinstance(v, DTensor) for v in state.values() if torch.is_tensor(v))
+    if cls is Prodigy:  # s and p0 keep p's shape when sharded (flat in one process)
+        assert state["s"].shape == state["p0"].shape == p.shape
+        assert plain.state[q]["s"].shape == (p.numel(),)
     assert sharded.param_groups[0]["d"] == plain.param_groups[0]["d"]
     torch.testing.assert_close(p.full_tensor(), q.detach(), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD])
+@pytest.mark.parametrize("cls", [DAdaptAdam, DAdaptSGD, Prodigy])
 def test_a_replicated_param_is_refused_by_name(mesh, cls) -> None:
     with pytest.raises(ValueError, match=rf"{cls.__name__}: sharded parameters must be sharded"):
         cls([_param(mesh, Replicate())])
 
 
-def test_prodigy_refuses_sharded_params(mesh) -> None:
-    with pytest.raises(ValueError, match="Prodigy: sharded parameters"):
-        Prodigy([_param(mesh, Shard(0))])
+def test_prodigy_needs_every_element_of_a_sharded_param(mesh) -> None:
+    with pytest.raises(ValueError, match="Prodigy: sharded parameters need slice_p=1"):
+        Prodigy([_param(mesh, Shard(0))], slice_p=2)

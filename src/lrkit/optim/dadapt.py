@@ -52,7 +52,6 @@ class DAdaptAdam(DistanceEstimating):
     ``d``, ``k``, ``numerator_weighted``, ``layer_scale``.
     """
 
-    sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     hyper: ClassVar[dict[str, Param]] = {
         "lr": NONNEG,
         "betas": BETA,
@@ -221,7 +220,6 @@ class DAdaptSGD(DistanceEstimating):
     ``numerator_weighted``, ``g0_norm``.
     """
 
-    sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     hyper: ClassVar[dict[str, Param]] = {
         "lr": NONNEG,
         "momentum": Param("float", lo=0.0, hi=1.0, hi_open=True),

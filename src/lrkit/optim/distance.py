@@ -31,10 +31,13 @@ shards (``to_local()`` shares their storage, so the state stays sharded
 DTensors for DCP) and each sum is one ``all_reduce`` of the ranks' partial
 sums per step (``_global``), which every term of these sums allows (inner
 products, L1 norms and squared norms add over a partition of the elements).
-No flag is needed, unlike the references' ``fsdp_in_use``. A class whose
-buffers are not in the parameter's shape (Prodigy's flattened ``s`` and
-``p0``, which a flattened shard would not chunk as DCP reshards them) keeps
-``sharded = False``.
+No flag is needed, unlike the references' ``fsdp_in_use``. Prodigy's ``s``
+and ``p0`` are flattened in the reference; a flattened shard would not chunk
+as DCP reshards a 1-D tensor (and DTensor cannot flatten an unevenly sharded
+one), so for sharded parameters they keep the parameter's shape
+(``flat_when_sharded``: the passes see flat views of the local shards) and
+``slice_p`` must be 1. A checkpoint therefore holds them flat from one
+process and shaped like the parameter from FSDP2.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ class DistanceEstimating(Optimizer):
 
     steps_in_state = False  # the references keep ``step`` as an int; kept as it is
     int_steps = True  # ... and checked on load where there is one
-    sharded = False  # set by the classes whose buffers have the parameter's shape
+    sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
+    flat_when_sharded: tuple[str, ...] = ()  # state kept in p's shape, seen flat by the passes
     sums = 2  # how many floats ``_sums`` returns
     _sum_group: Any = None  # the process group of the step's sums (sharded params)
 
@@ -135,7 +139,7 @@ class DistanceEstimating(Optimizer):
             work.append((group, params, grads, states))
         meshes = getattr(self, "_meshes", [])
         self._sum_group = meshes[0].get_group() if meshes else None
-        work, shared = _local_work(work)
+        work, shared = _local_work(work, self.flat_when_sharded)
         begin = self._begin(work, lr)
         total = [0.0] * self.sums
         for group, params, grads, states in work:
@@ -198,18 +202,25 @@ def _local(t: Tensor) -> Tensor:
     return t if type(t) in PLAIN else cast(Tensor, t.to_local())  # type: ignore[attr-defined]
 
 
-def _local_work(work: list[Work]) -> tuple[list[Work], list[tuple[dict[str, Any], dict[str, Any]]]]:
+def _local_work(
+    work: list[Work], flat: tuple[str, ...] = ()
+) -> tuple[list[Work], list[tuple[dict[str, Any], dict[str, Any]]]]:
     """The step's work on local shards: params, grads and state buffers as local
-    tensors, each state as a view dict whose plain values are written back after the
-    step. Unchanged (and nothing to write back) when no tensor is sharded."""
+    tensors (the ``flat`` keys as flat views), each state as a view dict whose plain
+    values are written back after the step. Unchanged (and nothing to write back)
+    when no tensor is sharded."""
     if all(type(p) in PLAIN for _, params, _, _ in work for p in params):
         return work, []
+
+    def view(key: str, value: Any) -> Any:
+        if not isinstance(value, Tensor):
+            return value
+        return _local(value).view(-1) if key in flat else _local(value)
+
     out: list[Work] = []
     shared = []
     for group, params, grads, states in work:
-        views = [
-            {k: _local(v) if isinstance(v, Tensor) else v for k, v in st.items()} for st in states
-        ]
+        views = [{k: view(k, v) for k, v in st.items()} for st in states]
         shared += list(zip(views, states))
         out.append((group, [_local(p) for p in params], [_local(g) for g in grads], views))
     return out, shared

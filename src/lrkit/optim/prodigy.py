@@ -26,6 +26,7 @@ from lrkit.optim.distance import (
     coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
+from lrkit.optim.layout import PLAIN
 from lrkit.validation import Param
 
 
@@ -108,7 +109,20 @@ class Prodigy(DistanceEstimating):
     def _check_combination(self, group: dict[str, Any]) -> None:
         self._check_growth_rate(group)
 
+    flat_when_sharded = ("s", "p0")  # Note [distance estimation]
+
+    def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
+        super()._check_params(tensors, group)
+        if group["slice_p"] != 1 and any(type(p) not in PLAIN for p in tensors):
+            raise ValueError(
+                f"Prodigy: sharded parameters need slice_p=1 (every element of p0 and s; "
+                f"a slice of a shard is not a slice of the parameter), got {group['slice_p']}"
+            )
+
     def _buffer_shapes(self, group: dict[str, Any], p: Tensor) -> dict[str, torch.Size]:
+        if type(p) not in PLAIN:  # sharded: s in p's shape (Note [distance estimation])
+            shapes = {"s": p.shape, "exp_avg_sq": p.shape}
+            return shapes | ({"exp_avg": p.shape} if group["betas"][0] > 0 else {})
         sliced = torch.Size([math.ceil(p.numel() / group["slice_p"])])
         shapes = {"s": sliced, "exp_avg_sq": p.shape}
         if group["betas"][0] > 0:
@@ -116,6 +130,8 @@ class Prodigy(DistanceEstimating):
         return shapes
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        if type(p) not in PLAIN:  # sharded: p0 in p's shape (a zero p gives zeros: same sums)
+            return {"step": 0, **super()._init_state(p, group), "p0": p.detach().clone()}
         flat = p.detach().flatten()[:: group["slice_p"]]
         p0 = flat.clone() if bool(p.any()) else torch.tensor(0, device=p.device, dtype=p.dtype)
         return {"step": 0, **super()._init_state(p, group), "p0": p0}  # zero buffers
