@@ -9,6 +9,7 @@ or ``fully_shard``); everything here runs unchanged on CPUs (gloo) and GPUs
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from collections.abc import Callable
 
@@ -56,11 +57,12 @@ def train(
     device = start()
     try:
         _epochs(args, wrap, evaluate, device)
+        # The wrapped model and the optimizer were _epochs' locals; collecting the
+        # cycles they sit in (module hooks) frees them, so the process group is really
+        # destroyed below, not at interpreter exit, where gloo's threads can abort.
+        gc.collect()
         dist.barrier()  # no rank closes its connections while another still uses them
     finally:
-        # The wrapped model and the optimizer were _epochs' locals, so they are gone:
-        # the process group is really destroyed here, not at interpreter exit, where
-        # gloo's threads can abort the process.
         dist.destroy_process_group()
 
 

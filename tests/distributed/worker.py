@@ -14,6 +14,7 @@ everything afresh, loads, and finishes: it must equal ``fsdp`` exactly.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,9 @@ def main(mode: str, out: Path) -> None:
         results["rng"] = rng_round_trip(out)
     if not distributed or dist.get_rank() == 0:
         torch.save(results, out / f"{mode}.pt")
-    if distributed:
+    if distributed:  # the DDP models gone first (gc: modules with hooks sit in cycles),
+        gc.collect()  # so gloo's threads stop here, not at interpreter exit
+        dist.barrier()
         dist.destroy_process_group()
 
 
