@@ -62,3 +62,13 @@ def test_a_replicated_param_is_refused_by_name(mesh, cls) -> None:
 def test_prodigy_needs_every_element_of_a_sharded_param(mesh) -> None:
     with pytest.raises(ValueError, match="Prodigy: sharded parameters need slice_p=1"):
         Prodigy([_param(mesh, Shard(0))], slice_p=2)
+
+
+@pytest.mark.parametrize("cls", [DAdaptAdam, Prodigy])
+def test_sharded_and_plain_params_cannot_be_mixed(mesh, cls) -> None:
+    plain = torch.nn.Parameter(torch.randn(3))
+    with pytest.raises(ValueError, match="sharded and plain parameters cannot be mixed"):
+        cls([_param(mesh, Shard(0)), plain])
+    opt = cls([plain])
+    with pytest.raises(ValueError, match="sharded and plain parameters cannot be mixed"):
+        opt.add_param_group({"params": [_param(mesh, Shard(0))]})

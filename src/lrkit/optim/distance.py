@@ -31,7 +31,9 @@ shards (``to_local()`` shares their storage, so the state stays sharded
 DTensors for DCP) and each sum is one ``all_reduce`` of the ranks' partial
 sums per step (``_global``), which every term of these sums allows (inner
 products, L1 norms and squared norms add over a partition of the elements).
-No flag is needed, unlike the references' ``fsdp_in_use``. Prodigy's ``s``
+No flag is needed, unlike the references' ``fsdp_in_use``. Sharded and
+plain parameters cannot be mixed: a plain tensor is whole on every rank, so
+its terms would be counted once per rank. Prodigy's ``s``
 and ``p0`` are flattened in the reference; a flattened shard would not chunk
 as DCP reshards a 1-D tensor (and DTensor cannot flatten an unevenly sharded
 one), so for sharded parameters they keep the parameter's shape
@@ -71,6 +73,7 @@ class DistanceEstimating(Optimizer):
     def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
         """Sharded parameters: FSDP2's, a ``Shard`` placement on one 1-D mesh for all."""
         meshes = {id(m): m for m in getattr(self, "_meshes", [])}
+        plain = getattr(self, "_plain", False) or any(type(p) in PLAIN for p in tensors)
         for p in tensors:
             if type(p) in PLAIN:
                 continue
@@ -87,7 +90,12 @@ class DistanceEstimating(Optimizer):
                 f"{type(self).__name__}: every sharded parameter must be on one device mesh "
                 f"(its sums are all-reduced over it), got {len(meshes)}"
             )
-        self._meshes = list(meshes.values())
+        if meshes and plain:  # a plain tensor's terms, the same on every rank, would count
+            raise ValueError(  # once per rank in the all-reduced sums
+                f"{type(self).__name__}: sharded and plain parameters cannot be mixed (the "
+                "step-size sums add the ranks' shards); shard every parameter or none"
+            )
+        self._meshes, self._plain = list(meshes.values()), plain
 
     def _global(self, values: list[float]) -> list[float]:
         """The sums over every rank's shard (Note [distance estimation]); unchanged when
