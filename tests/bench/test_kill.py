@@ -72,6 +72,17 @@ def _wait_for(db: Path, count: int, child: subprocess.Popen[bytes], timeout: flo
         time.sleep(0.2)
 
 
+def _wait_for_running(db: Path, child: subprocess.Popen[bytes], timeout: float = 240) -> None:
+    """Until a trial is RUNNING, so that a signal sent now lands mid-trial, not between
+    two (a trial takes about a second; the poll, a few milliseconds)."""
+    end = time.monotonic() + timeout
+    st = open_storage(db)
+    while not trials(st, study_id(st, "killed"), ["RUNNING"]):
+        assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+        assert time.monotonic() < end, "no trial started"
+        time.sleep(0.02)
+
+
 def _check_exactly_once(tmp_path: Path) -> list:
     rows = load(tmp_path / "k.db", "killed")
     expected = {c.key() for c in read_config(tmp_path / "sweep.yaml").configurations()}
@@ -108,6 +119,7 @@ def test_ctrl_c_then_rerun_finishes_each_configuration_once(tmp_path: Path) -> N
     (tmp_path / "sweep.yaml").write_text(CONFIG)
     child = _bench(tmp_path)  # one worker: the trials run in the coordinator
     _wait_for(tmp_path / "k.db", 2, child)
+    _wait_for_running(tmp_path / "k.db", child)
     os.killpg(child.pid, signal.SIGINT)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 1 and b"interrupted" in err
