@@ -68,42 +68,43 @@ class DistanceEstimating(Optimizer):
     sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     flat_when_sharded: tuple[str, ...] = ()  # state kept in p's shape, seen flat by the passes
     sums = 2  # how many floats ``_sums`` returns
-    _sum_group: Any = None  # the process group of the step's sums (sharded params)
 
     def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
-        """Sharded parameters: FSDP2's, a ``Shard`` placement on one 1-D mesh for all."""
-        meshes = {id(m): m for m in getattr(self, "_meshes", [])}
-        plain = getattr(self, "_plain", False) or any(type(p) in PLAIN for p in tensors)
+        """Sharded parameters: FSDP2's, a ``Shard`` placement on one 1-D mesh for all,
+        and no plain parameter beside them (in this group or another)."""
+        owner = type(self).__name__
         for p in tensors:
             if type(p) in PLAIN:
                 continue
             mesh, placements = getattr(p, "device_mesh", None), tuple(getattr(p, "placements", ()))
             if mesh is None or mesh.ndim != 1 or not placements or not placements[0].is_shard():
                 raise ValueError(
-                    f"{type(self).__name__}: sharded parameters must be sharded on a 1-D "
-                    f"device mesh (FSDP2's fully_shard), got {type(p).__name__} with "
-                    f"placements {placements}"
+                    f"{owner}: sharded parameters must be sharded on a 1-D device mesh "
+                    f"(FSDP2's fully_shard), got {type(p).__name__} with placements {placements}"
                 )
-            meshes[id(mesh)] = mesh
+        every = [p for g in getattr(self, "param_groups", []) for p in g["params"]] + tensors
+        meshes = {id(p.device_mesh) for p in every if type(p) not in PLAIN}
         if len(meshes) > 1:
             raise ValueError(
-                f"{type(self).__name__}: every sharded parameter must be on one device mesh "
-                f"(its sums are all-reduced over it), got {len(meshes)}"
+                f"{owner}: every sharded parameter must be on one device mesh (its sums are "
+                f"all-reduced over it), got {len(meshes)}"
             )
-        if meshes and plain:  # a plain tensor's terms, the same on every rank, would count
-            raise ValueError(  # once per rank in the all-reduced sums
-                f"{type(self).__name__}: sharded and plain parameters cannot be mixed (the "
-                "step-size sums add the ranks' shards); shard every parameter or none"
+        if meshes and any(type(p) in PLAIN for p in every):
+            # a plain tensor is whole on every rank: its terms would count once per rank
+            raise ValueError(
+                f"{owner}: sharded and plain parameters cannot be mixed (the step-size sums "
+                "add the ranks' shards); shard every parameter or none"
             )
-        self._meshes, self._plain = list(meshes.values()), plain
 
     def _global(self, values: list[float]) -> list[float]:
-        """The sums over every rank's shard (Note [distance estimation]); unchanged when
-        the parameters are whole tensors."""
-        if self._sum_group is None:
+        """The sums over every rank's shard (Note [distance estimation]), all-reduced over
+        the sharded parameters' mesh; unchanged when the parameters are whole tensors."""
+        sharded = (p for g in self.param_groups for p in g["params"] if type(p) not in PLAIN)
+        first = next(sharded, None)
+        if first is None:
             return values
         summed = torch.tensor(values, dtype=torch.float64)
-        torch.distributed.all_reduce(summed, group=self._sum_group)
+        torch.distributed.all_reduce(summed, group=first.device_mesh.get_group())
         return cast(list[float], summed.tolist())
 
     def _check_growth_rate(self, group: dict[str, Any]) -> None:
@@ -145,8 +146,6 @@ class DistanceEstimating(Optimizer):
                 if not state:
                     state.update(self._init_state(p, group))
             work.append((group, params, grads, states))
-        meshes = getattr(self, "_meshes", [])
-        self._sum_group = meshes[0].get_group() if meshes else None
         work, shared = _local_work(work, self.flat_when_sharded)
         begin = self._begin(work, lr)
         total = [0.0] * self.sums

@@ -58,6 +58,7 @@ class Prodigy(DistanceEstimating):
     flattened parameter), ``exp_avg``, ``exp_avg_sq``.
     """
 
+    flat_when_sharded = ("s", "p0")  # Note [distance estimation]
     hyper: ClassVar[dict[str, Param]] = {
         "lr": NONNEG,
         "betas": BETA,
@@ -109,8 +110,6 @@ class Prodigy(DistanceEstimating):
     def _check_combination(self, group: dict[str, Any]) -> None:
         self._check_growth_rate(group)
 
-    flat_when_sharded = ("s", "p0")  # Note [distance estimation]
-
     def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
         super()._check_params(tensors, group)
         if group["slice_p"] != 1 and any(type(p) not in PLAIN for p in tensors):
@@ -120,20 +119,19 @@ class Prodigy(DistanceEstimating):
             )
 
     def _buffer_shapes(self, group: dict[str, Any], p: Tensor) -> dict[str, torch.Size]:
-        if type(p) not in PLAIN:  # sharded: s in p's shape (Note [distance estimation])
-            shapes = {"s": p.shape, "exp_avg_sq": p.shape}
-            return shapes | ({"exp_avg": p.shape} if group["betas"][0] > 0 else {})
         sliced = torch.Size([math.ceil(p.numel() / group["slice_p"])])
-        shapes = {"s": sliced, "exp_avg_sq": p.shape}
+        shapes = {"s": sliced if type(p) in PLAIN else p.shape, "exp_avg_sq": p.shape}
         if group["betas"][0] > 0:
             shapes["exp_avg"] = p.shape
-        return shapes
+        return shapes  # sharded: s in p's shape (Note [distance estimation])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         if type(p) not in PLAIN:  # sharded: p0 in p's shape (a zero p gives zeros: same sums)
-            return {"step": 0, **super()._init_state(p, group), "p0": p.detach().clone()}
-        flat = p.detach().flatten()[:: group["slice_p"]]
-        p0 = flat.clone() if bool(p.any()) else torch.tensor(0, device=p.device, dtype=p.dtype)
+            p0 = p.detach().clone()
+        elif bool(p.any()):
+            p0 = p.detach().flatten()[:: group["slice_p"]].clone()
+        else:
+            p0 = torch.tensor(0, device=p.device, dtype=p.dtype)
         return {"step": 0, **super()._init_state(p, group), "p0": p0}  # zero buffers
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
