@@ -34,6 +34,7 @@ from lrkit.schedules import (
     Warmup,
     WarmupCosine,
 )
+from lrkit.tools.figure import saved_figure
 
 FIGURES: dict[str, Callable[[Path], Any]] = {}
 
@@ -104,10 +105,6 @@ def recipes(out: Path) -> None:
 
 @figure("plateau.png")
 def plateau(out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     epochs = np.arange(60)
@@ -115,54 +112,55 @@ def plateau(out: Path) -> None:
     loss = 0.3 + 1.2 * np.exp(-epochs / 8) + 0.02 * rng.standard_normal(len(epochs))
     p = ReduceOnPlateau(factor=0.5, patience=5)
     scale = [p.step(float(m)) for m in loss]
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
-    ax.plot(epochs, loss, color="C0", label="validation loss (the metric)")
-    ax.set_xlabel("epoch (one metric per epoch)")
-    ax.set_ylabel("validation loss")
-    right = ax.twinx()
-    right.step(epochs, scale, where="post", color="C3", label="lr scale")
-    right.set_ylabel("lr (x base lr)")
-    right.set_ylim(0, 1.05)
-    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
-    ax.set_title("ReduceOnPlateau(factor=0.5, patience=5): halve after 6 epochs without a new best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    with saved_figure("plateau", out, figsize=(10, 4.8), dpi=120) as (_, ax):
+        ax.plot(epochs, loss, color="C0", label="validation loss (the metric)")
+        ax.set_xlabel("epoch (one metric per epoch)")
+        ax.set_ylabel("validation loss")
+        right = ax.twinx()
+        right.step(epochs, scale, where="post", color="C3", label="lr scale")
+        right.set_ylabel("lr (x base lr)")
+        right.set_ylim(0, 1.05)
+        lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        labels = [line.get_label() for line in lines]  # below the axes, off both curves
+        ax.legend(lines, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False)  # fmt: skip
+        ax.set_title(
+            "ReduceOnPlateau(factor=0.5, patience=5): halve after 6 epochs without a new best"
+        )
+        ax.grid(alpha=0.3)
+
+
+def stepped(make: Callable[[Any], Any], steps: int, timm: bool = False) -> list[float]:
+    """The lr of each of ``steps`` updates of a scheduler ``make(optimizer)``, stepped as
+    its library steps it (timm: ``step_update(num_updates)``)."""
+    import torch
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler, values = make(opt), []
+    for t in range(steps):
+        values.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step_update(t + 1) if timm else scheduler.step()
+    return values
 
 
 @figure("cosine_past_horizon.png")
 def cosine_past_horizon(out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
-    import torch
 
     from lrkit.compat.torch import CosineAnnealingLR
 
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    torch_cosine = CosineAnnealingLR(opt, T_max=100)
-    values = []
-    for _ in range(301):
-        values.append(opt.param_groups[0]["lr"])
-        opt.step()
-        torch_cosine.step()
+    values = stepped(lambda o: CosineAnnealingLR(o, T_max=100), 301)
     t = np.arange(301)
-    fig, ax = plt.subplots(figsize=(10, 4.6), dpi=120)
-    ax.plot(t, values, label="torch CosineAnnealingLR(T_max=100), stepped 300 times")
-    ax.plot(t, Cosine(steps=100)(t), "--", label="lrkit cosine(steps=100): holds its end")
-    ax.axvline(100, color="gray", linestyle=":")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("lr (x base lr)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    ax.grid(alpha=0.3)
-    ax.set_title("Past its horizon torch's cosine rises again")
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    with saved_figure("cosine_past_horizon", out, figsize=(10, 4.6), dpi=120) as (_, ax):
+        ax.plot(t, values, label="torch CosineAnnealingLR(T_max=100), stepped 300 times")
+        ax.plot(t, Cosine(steps=100)(t), "--", label="lrkit cosine(steps=100): holds its end")
+        ax.axvline(100, color="gray", linestyle=":")
+        ax.set_xlabel("step t")
+        ax.set_ylabel("lr (x base lr)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+        ax.grid(alpha=0.3)
+        ax.set_title("Past its horizon torch's cosine rises again")
 
 
 @figure("five_libraries.png")
@@ -173,7 +171,6 @@ def five_libraries(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    import torch
 
     from lrkit.compat.keras import CosineDecay
     from lrkit.compat.optax import warmup_cosine_decay_schedule
@@ -182,33 +179,25 @@ def five_libraries(out: Path) -> None:
     from lrkit.compat.transformers import get_cosine_schedule_with_warmup
 
     n = 130
-
-    def stepped(make: Callable[[torch.optim.Optimizer], Any], timm: bool = False) -> list[float]:
-        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        scheduler, values = make(opt), []
-        for t in range(n):
-            values.append(opt.param_groups[0]["lr"])
-            opt.step()
-            scheduler.step_update(t + 1) if timm else scheduler.step()
-        return values
-
     keras, optax = (
         CosineDecay(0.0, 90, warmup_target=1.0, warmup_steps=10),
         (warmup_cosine_decay_schedule(0.0, 1.0, 10, 100)),
     )
     curves = {
         "Hugging Face get_cosine_schedule_with_warmup(10, 100)": stepped(
-            lambda o: get_cosine_schedule_with_warmup(o, 10, 100)
+            lambda o: get_cosine_schedule_with_warmup(o, 10, 100), n
         ),
         "torch SequentialLR(LinearLR(1e-3, 10), CosineAnnealingLR(90))": stepped(
             lambda o: SequentialLR(
                 o,
                 [LinearLR(o, start_factor=1e-3, total_iters=10), CosineAnnealingLR(o, T_max=90)],
                 milestones=[10],
-            )
+            ),
+            n,
         ),
         "timm CosineLRScheduler(t_initial=100, warmup_t=10)": stepped(
             lambda o: CosineLRScheduler(o, t_initial=100, warmup_t=10, t_in_epochs=False),
+            n,
             timm=True,
         ),
         "Keras CosineDecay(decay_steps=90, warmup_steps=10)": [float(keras(t)) for t in range(n)],
@@ -230,7 +219,7 @@ def five_libraries(out: Path) -> None:
         ax.grid(alpha=0.3)
     fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle("The same warmup + cosine, as each library computes it (lrkit.compat)")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.12, 1, 1))  # room for the figure legend: not saved_figure's
     fig.savefig(out)
     plt.close(fig)
 
