@@ -22,11 +22,12 @@ pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.S | re.M)
 
 
-def blocks(page: Path) -> list[str]:
-    return [textwrap.dedent(m.group(2)) for m in BLOCK.finditer(page.read_text())]
+def blocks(page: Path, language: str = "python") -> list[str]:
+    """The page's fenced blocks in ``language``, each dedented (one under a list item)."""
+    fence = re.compile(rf"^([ \t]*)```{language}\n(.*?)^\1```", re.S | re.M)
+    return [textwrap.dedent(m.group(2)) for m in fence.finditer(page.read_text())]
 
 
 class _Loss:
@@ -110,7 +111,6 @@ def test_the_python_blocks_of_a_page_run(
 # lrkit's. A command that reads the reader's own file (sweep.yaml) is parsed only.
 # Lines written as a synopsis (`a|b`, `[--flag]`, `...`) are not commands.
 QUICK = (["plot"], ["list"], ["steps"], ["bench", "presets"])
-SHELL = re.compile(r"^([ \t]*)```bash\n(.*?)^\1```", re.S | re.M)
 
 
 def commands() -> list[tuple[str, list[str]]]:
@@ -118,8 +118,8 @@ def commands() -> list[tuple[str, list[str]]]:
 
     out = []
     for page in PAGES:
-        for match in SHELL.finditer(page.read_text()):
-            text = textwrap.dedent(match.group(2)).replace("\\\n", " ")
+        for block in blocks(page, "bash"):
+            text = block.replace("\\\n", " ")
             for line in text.splitlines():
                 for part in line.split("&&"):
                     words = shlex.split(part, comments=True)
@@ -191,8 +191,8 @@ def test_the_yaml_blocks_are_valid_and_the_sweeps_are_bench_configs() -> None:
 
     sweeps = 0
     for page in PAGES:
-        for match in re.finditer(r"^([ \t]*)```yaml\n(.*?)^\1```", page.read_text(), re.S | re.M):
-            data = yaml.safe_load(textwrap.dedent(match.group(2)))
+        for block in blocks(page, "yaml"):
+            data = yaml.safe_load(block)
             if isinstance(data, dict) and "version" in data:  # a sweep: every key checked
                 read_config(data, study="docs")
                 sweeps += 1
