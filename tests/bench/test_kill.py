@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,23 +65,30 @@ def _finished(db: Path) -> int:
         return 0
 
 
-def _wait_for(db: Path, count: int, child: subprocess.Popen[bytes], timeout: float = 240) -> None:
-    end = time.monotonic() + timeout
-    while _finished(db) < count:
+def _wait_until(
+    ready: Callable[[], bool], child: subprocess.Popen[bytes], what: str, every: float = 0.2
+) -> None:
+    """Poll ``ready()`` while the sweep runs; fail if it exits or 240 s pass first."""
+    end = time.monotonic() + 240
+    while not ready():
         assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-        assert time.monotonic() < end, "the sweep made no progress"
-        time.sleep(0.2)
+        assert time.monotonic() < end, what
+        time.sleep(every)
 
 
-def _wait_for_running(db: Path, child: subprocess.Popen[bytes], timeout: float = 240) -> None:
+def _wait_for(db: Path, count: int, child: subprocess.Popen[bytes]) -> None:
+    _wait_until(lambda: _finished(db) >= count, child, "the sweep made no progress")
+
+
+def _wait_for_running(db: Path, child: subprocess.Popen[bytes]) -> None:
     """Until a trial is RUNNING, so that a signal sent now lands mid-trial, not between
     two (a trial takes about a second; the poll, a few milliseconds)."""
-    end = time.monotonic() + timeout
     st = open_storage(db)
-    while not trials(st, study_id(st, "killed"), ["RUNNING"]):
-        assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-        assert time.monotonic() < end, "no trial started"
-        time.sleep(0.02)
+
+    def running() -> bool:
+        return bool(trials(st, study_id(st, "killed"), ["RUNNING"]))
+
+    _wait_until(running, child, "no trial started", every=0.02)
 
 
 def _check_exactly_once(tmp_path: Path) -> list:
