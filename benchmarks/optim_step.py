@@ -135,12 +135,14 @@ PEERS = {  # algorithm -> [(label, module, class)]
 }
 
 
-def candidates(name: str) -> tuple[dict[str, Factory], dict[str, Factory | None]]:
+def candidates(
+    name: str, device: str = "cpu"
+) -> tuple[dict[str, Factory], dict[str, Factory | None]]:
     """(lrkit implementations, peers) for one algorithm, with matching hyperparameters."""
     k = HYPER[name]
     cls = REGISTRY[name].cls
     impls = ["auto", "foreach"]
-    if cls.fused_kernels:  # lrkit's fused kernels (optim/fused.py); C++ built on first use
+    if cls.fused_kernels and cls.fused_on(device):  # lrkit's kernels; C++ built on first use
         impls.append("fused")
     ours: dict[str, Factory] = {
         f"lrkit {impl}": (lambda ps, impl=impl: cls(ps, **k, impl=impl)) for impl in impls
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{'algorithm':20} {'implementation':28} {'ms/step':>9} {'x best peer':>12} {'x floor':>8}"
     )
     for name in args.only:
-        ours, peers = candidates(name)
+        ours, peers = candidates(name, args.device)
         own = SHAPES[name]() if name in SHAPES else shapes
         floor = FLOOR_BYTES[name] * sum(torch.Size(s).numel() for s in own) / bandwidth
         peer_times = {

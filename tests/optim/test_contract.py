@@ -390,7 +390,8 @@ ERRORS = [
         lo.RAdam,
         dict(impl="fused"),
         ValueError,
-        "RAdam: `impl='fused'` is available for AdamP, Lamb and SGDP (lrkit's kernels) and, "
+        "RAdam: `impl='fused'` is available for AdamP, DAdaptAdam, DAdaptSGD, Lamb, Prodigy "
+        "and SGDP (lrkit's kernels) and, "
         "on the CPU, for Adagrad, Adam, AdamW and SGD (torch's)",
     ),
     (

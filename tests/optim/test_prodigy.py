@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from tests.optim.trajectory import assert_same, make_grads, run
+from tests.optim.trajectory import assert_same, clone_params, make_grads, run
 
 import lrkit.optim as lo
 
@@ -77,3 +77,22 @@ def test_groups_differ_in_lr_only_by_zero() -> None:
     frozen = lo.Prodigy([{"params": [a]}, {"params": [b], "lr": 0.0}])
     frozen.step()
     assert torch.equal(b, torch.ones(2)) and not torch.equal(a, torch.ones(2))
+
+
+@pytest.mark.parametrize("beta1", [0.9, 0.0])
+def test_foreach_cuts_tensors_for_the_cache_and_matches_prodigyopt(
+    beta1: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [cache batches]: with slice_p=1 both passes cut tensors into chunks whose
+    dots and norms add up to the tensors' (a zero tensor keeps prodigyopt's 0-d p0)."""
+    from lrkit.optim import layout
+
+    torch.manual_seed(0)
+    start = [torch.randn(9, 5, dtype=torch.float64), torch.zeros(30, dtype=torch.float64)]
+    start.append(torch.randn(4, dtype=torch.float64))
+    grads = make_grads(5, start, 40)
+    monkeypatch.setattr(layout, "CPU_BATCH", 8)
+    options = dict(betas=(beta1, 0.99), weight_decay=0.01, use_bias_correction=True)
+    got = run(lambda ps: lo.Prodigy(ps, impl="foreach", **options), clone_params(start), grads)
+    want = run(lambda ps: prodigyopt.Prodigy(ps, **options), clone_params(start), grads)
+    assert_same(got, want, torch.float64)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from lrkit.optim import fused
 from lrkit.optim.base import register
 from lrkit.optim.distance import (
     ESTIMATE,
@@ -122,10 +123,19 @@ class DAdaptAdam(DistanceEstimating):
         grads: list[Tensor],
         states: list[dict[str, Any]],
         begin: dict[str, Any],
+        path: str,
     ) -> tuple[float, float]:
         beta1, beta2 = group["betas"]
         dlr, b, r, eps = begin["dlr"], begin["sqrt_beta2"], group["layer_scale"], group["eps"]
-        if group["impl"] == "reference":
+        if path == "fused":  # csrc/distance_cpu.cpp
+            m, v, s = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
+            kernels = fused.kernels(grads[0].device)
+            sums = kernels.dadapt_adam_phase1(
+                grads, m, v, s, beta1, r * dlr * (1 - beta1), beta2, b, dlr * (1 - b), eps
+            )
+            dot, norm = sums.sum(0).tolist()
+            return r * dlr * dot, r * norm
+        if path == "reference":
             numerator, norm = 0.0, 0.0
             for g, state in zip(grads, states):
                 m, v, s = state["exp_avg"], state["exp_avg_sq"], state["s"]
@@ -138,13 +148,12 @@ class DAdaptAdam(DistanceEstimating):
             return numerator, norm
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        for idx in batches(params):  # the sums as tensors, read once (as Prodigy's)
-            gs = [grads[i] for i in idx]
-            m, v, s = ([states[i][k] for i in idx] for k in ("exp_avg", "exp_avg_sq", "s"))
+        buffers = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
+        for gs, m, v, s in batches(grads, *buffers):  # the sums as tensors, read once
             denoms = torch._foreach_sqrt(v)
             torch._foreach_add_(denoms, eps)
             ratios = torch._foreach_div(s, denoms)
-            dots += [torch.dot(g.flatten(), q.flatten()) for g, q in zip(gs, ratios)]
+            dots += [torch.dot(g.reshape(-1), q.reshape(-1)) for g, q in zip(gs, ratios)]
             torch._foreach_mul_(m, beta1)
             torch._foreach_add_(m, gs, alpha=r * dlr * (1 - beta1))
             torch._foreach_mul_(v, beta2)
@@ -176,24 +185,30 @@ class DAdaptAdam(DistanceEstimating):
         states: list[dict[str, Any]],
         begin: dict[str, Any],
         found: dict[str, Any],
+        path: str,
     ) -> None:
         decay, eps = group["weight_decay"], group["eps"]
         for state in states:
             state["step"] += 1
-        if group["impl"] == "reference":
+        if path == "fused":
+            wd = -decay * begin["dlr"] if group["decouple"] else 0.0
+            m, v = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq"))
+            fused.kernels(params[0].device).adam_step(params, m, v, wd, -1.0, eps)
+            return
+        if path == "reference":
             for p, state in zip(params, states):
                 denom = state["exp_avg_sq"].sqrt().add_(eps)
                 if decay != 0 and group["decouple"]:
                     p.add_(p, alpha=-decay * begin["dlr"])
                 p.addcdiv_(state["exp_avg"], denom, value=-1)
             return
-        for idx in batches(params):
-            ps = [params[i] for i in idx]
-            denoms = torch._foreach_sqrt([states[i]["exp_avg_sq"] for i in idx])
+        buffers = ([st[k] for st in states] for k in ("exp_avg_sq", "exp_avg"))
+        for ps, v, m in batches(params, *buffers):
+            denoms = torch._foreach_sqrt(v)
             torch._foreach_add_(denoms, eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * begin["dlr"])
-            torch._foreach_addcdiv_(ps, [states[i]["exp_avg"] for i in idx], denoms, value=-1)
+            torch._foreach_addcdiv_(ps, m, denoms, value=-1)
 
 
 @register(
@@ -295,9 +310,15 @@ class DAdaptSGD(DistanceEstimating):
         grads: list[Tensor],
         states: list[dict[str, Any]],
         begin: dict[str, Any],
+        path: str,
     ) -> tuple[float, float]:
         dlr = begin["dlr"]
-        if group["impl"] == "reference":
+        if path == "fused":  # csrc/distance_cpu.cpp
+            kernels = fused.kernels(grads[0].device)
+            sums = kernels.dadapt_sgd_phase1(grads, [st["s"] for st in states], dlr)
+            dot, square = sums.sum(0).tolist()
+            return dlr * dot, square
+        if path == "reference":
             numerator, square = 0.0, 0.0
             for g, state in zip(grads, states):
                 s = state["s"]
@@ -307,9 +328,8 @@ class DAdaptSGD(DistanceEstimating):
             return numerator, square
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        for idx in batches(params):
-            gs, ss = [grads[i] for i in idx], [states[i]["s"] for i in idx]
-            dots += [torch.dot(g.flatten(), s.flatten()) for g, s in zip(gs, ss)]
+        for gs, ss in batches(grads, [st["s"] for st in states]):
+            dots += [torch.dot(g.reshape(-1), s.reshape(-1)) for g, s in zip(gs, ss)]
             torch._foreach_add_(ss, gs, alpha=dlr)
             norms += torch._foreach_norm(ss, 2)
         dot, square = torch.stack(
@@ -337,16 +357,20 @@ class DAdaptSGD(DistanceEstimating):
         states: list[dict[str, Any]],
         begin: dict[str, Any],
         found: dict[str, Any],
+        path: str,
     ) -> None:
         c = begin["c"]
-        if group["impl"] == "reference":
+        if path == "fused":
+            z, x0, s = ([st[k] for st in states] for k in ("z", "x0", "s"))
+            fused.kernels(params[0].device).dadapt_sgd_phase2(params, z, x0, s, c)
+            return
+        if path == "reference":
             for p, state in zip(params, states):
                 state["z"].copy_(state["x0"] - state["s"])
                 p.mul_(1 - c).add_(state["z"], alpha=c)
             return
-        for idx in batches(params):
-            ps, z = [params[i] for i in idx], [states[i]["z"] for i in idx]
-            x0, s = [states[i]["x0"] for i in idx], [states[i]["s"] for i in idx]
+        buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
+        for ps, z, x0, s in batches(params, *buffers):
             torch._foreach_copy_(z, torch._foreach_sub(x0, s))
             torch._foreach_mul_(ps, 1 - c)
             torch._foreach_add_(ps, z, alpha=c)

@@ -49,8 +49,9 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
+from lrkit.optim import fused
 from lrkit.optim.base import Optimizer, prepare_grad
-from lrkit.optim.layout import PLAIN
+from lrkit.optim.layout import PLAIN, cache_batches
 from lrkit.validation import Param
 
 # the estimate's group keys, which a state dict restores (checked as hyperparameters)
@@ -68,6 +69,42 @@ class DistanceEstimating(Optimizer):
     sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     flat_when_sharded: tuple[str, ...] = ()  # state kept in p's shape, seen flat by the passes
     sums = 2  # how many floats ``_sums`` returns
+    fused_kernels = True  # Note [fused cpu]: csrc/distance_cpu.cpp ...
+    fused_devices = ("cpu",)  # ... on the CPU only (CUDA runs foreach)
+
+    @property
+    def _step_supports_amp_scaling(self) -> bool:
+        """GradScaler unscales the gradients before the step (Note [amp] in ``base``)."""
+        return False
+
+    def _path(self, group: dict[str, Any]) -> str:
+        """The group's path (Note [auto fused]): ``reference``; ``fused`` with
+        ``impl="fused"``, or ``auto`` once the CPU kernels are built (for the CPU
+        tensors the kernels take, ``_fused_takes``); else ``foreach``."""
+        impl = group["impl"]
+        if impl == "reference":
+            return "reference"
+        return "fused" if impl == "fused" or (impl == "auto" and self._auto_kernels) else "foreach"
+
+    def _fused_takes(
+        self, group: dict[str, Any], p: Tensor, g: Tensor, state: dict[str, Any]
+    ) -> bool:
+        """Whether the fused kernels take ``p`` with its grad and state (a CPU tensor in
+        float32 or float64, its grad and buffers of the same layout)."""
+        buffers = [v for v in state.values() if isinstance(v, Tensor)]
+        return p.device.type == "cpu" and fused.takes(p, g, *buffers)
+
+    def _parts(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+               states: list[dict[str, Any]]) -> list[tuple[str, list[int]]]:  # fmt: skip
+        """The group's tensors by path: all on ``_path``'s, except that on the fused path
+        the tensors the kernels do not take run foreach (the sums add up either way)."""
+        path = self._path(group)
+        if path != "fused":
+            return [(path, list(range(len(params))))] if params else []
+        taken = [self._fused_takes(group, *row) for row in zip(params, grads, states)]
+        parts = [("fused", [i for i, t in enumerate(taken) if t])]
+        parts.append(("foreach", [i for i, t in enumerate(taken) if not t]))
+        return [(name, idx) for name, idx in parts if idx]
 
     def _check_params(self, tensors: list[Tensor], group: dict[str, Any]) -> None:
         """Sharded parameters: FSDP2's, a ``Shard`` placement on one 1-D mesh for all,
@@ -149,17 +186,21 @@ class DistanceEstimating(Optimizer):
         work, shared = _local_work(work, self.flat_when_sharded)
         begin = self._begin(work, lr)
         total = [0.0] * self.sums
-        for group, params, grads, states in work:
+        parts: list[list[tuple[str, Work]]] = []
+        for work_row in work:
+            group, params, grads, _ = work_row
             grads[:] = self._grads(group, params, grads, begin)
-            if float(group["lr"]) > 0.0 and params:
-                part = self._sums(group, params, grads, states, begin)
-                total = [a + b for a, b in zip(total, part)]
+            parts.append([(path, _subset(work_row, idx)) for path, idx in self._parts(*work_row)])
+            if float(group["lr"]) > 0.0:
+                for path, (_, ps, gs, sts) in parts[-1]:
+                    part = self._sums(group, ps, gs, sts, begin, path)
+                    total = [a + b for a, b in zip(total, part)]
         found = self._estimate(begin, self._global(total), lr)
         if found is not None:
-            for group, params, grads, states in work:
+            for (group, *_), group_parts in zip(work, parts):
                 group.update(found)
-                if params:
-                    self._update(group, params, grads, states, begin, found)
+                for path, (_, ps, gs, sts) in group_parts:
+                    self._update(group, ps, gs, sts, begin, found, path)
                 group["k"] = group["k"] + 1
         for view, state in shared:  # the step counters the passes advanced on the views
             state.update({k: v for k, v in view.items() if not isinstance(v, Tensor)})
@@ -184,7 +225,10 @@ class DistanceEstimating(Optimizer):
         grads: list[Tensor],
         states: list[dict[str, Any]],
         begin: dict[str, Any],
+        path: str,
     ) -> tuple[float, ...]:
+        """Pass 1 for one group's tensors on ``path`` (``_parts``): the moments, and the
+        tensors' terms of the sums."""
         raise NotImplementedError
 
     def _estimate(
@@ -200,8 +244,16 @@ class DistanceEstimating(Optimizer):
         states: list[dict[str, Any]],
         begin: dict[str, Any],
         found: dict[str, Any],
+        path: str,
     ) -> None:
+        """Pass 2 for one group's tensors on ``path``: the update with the new ``d``."""
         raise NotImplementedError
+
+
+def _subset(work: Work, idx: list[int]) -> Work:
+    """One group's work for the tensors at ``idx``."""
+    group, params, grads, states = work
+    return group, [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
 
 
 def _local(t: Tensor) -> Tensor:
@@ -253,23 +305,15 @@ def coupled_decay(group: dict[str, Any], params: list[Tensor], grads: list[Tenso
     return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
 
 
-def batches(params: list[Tensor]) -> list[list[int]]:
-    """Note [cache batches] (``optim/layout.py``) for whole tensors: consecutive indices
-    of about ``CPU_BATCH`` elements on the CPU, so that a chain of foreach ops finds its
-    operands in cache; one batch elsewhere."""
-    from lrkit.optim import layout
-
-    if not params or params[0].device.type != "cpu":
-        return [list(range(len(params)))]
-    out: list[list[int]] = []
-    size = 0
-    for i, p in enumerate(params):
-        if not out or size + p.numel() > layout.CPU_BATCH:
-            out.append([])
-            size = 0
-        out[-1].append(i)
-        size += p.numel()
-    return out
+def batches(*lists: list[Tensor]) -> list[list[list[Tensor]]]:
+    """Note [cache batches] (``optim/layout.py``) for the two passes: the aligned
+    ``lists`` (params, grads, buffers) in batches of about ``CPU_BATCH`` elements on
+    the CPU, large tensors cut into contiguous chunks, so that a chain of foreach ops
+    finds its operands in cache; one batch elsewhere. Every sum of these passes (inner
+    products, L1 and squared norms) adds over a partition of the elements, so a
+    tensor's terms are its chunks' terms added up. A row whose tensors differ in size
+    (a sliced ``p0``) or are not contiguous stays whole."""
+    return [batch for batch, _ in cache_batches(list(lists), [], split=True)]
 
 
 __all__ = [

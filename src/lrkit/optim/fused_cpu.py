@@ -41,6 +41,8 @@ from types import ModuleType
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "fused_cpu.cpp"
+# every file of the extension: the module's source, the distance estimators' and their header
+SOURCES = (SOURCE, SOURCE.with_name("distance_cpu.cpp"), SOURCE.with_name("rows.h"))
 
 
 def compiler_problem() -> str | None:
@@ -81,7 +83,8 @@ def _quiet_import() -> Iterator[None]:
 
 def _name() -> str:
     flags = _flags()
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    text = b"".join(path.read_bytes() for path in SOURCES) + " ".join(flags).encode()
+    digest = hashlib.sha256(text).hexdigest()[:12]
     return f"lrkit_fused_cpu_{digest}"
 
 
@@ -124,7 +127,7 @@ def kernels() -> ModuleType:
     folder.mkdir(parents=True, exist_ok=True)
     module: ModuleType = load(
         name=_name(),
-        sources=[str(SOURCE)],
+        sources=[str(path) for path in SOURCES if path.suffix == ".cpp"],
         extra_cflags=_flags(),
         extra_ldflags=["-fopenmp"],
         build_directory=str(folder),
@@ -133,4 +136,4 @@ def kernels() -> ModuleType:
     return module
 
 
-__all__ = ["SOURCE", "build_directory", "built", "compiler_problem", "kernels"]
+__all__ = ["SOURCE", "SOURCES", "build_directory", "built", "compiler_problem", "kernels"]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from lrkit.optim import fused
 from lrkit.optim.base import register
 from lrkit.optim.distance import (
     ESTIMATE,
@@ -134,6 +135,25 @@ class Prodigy(DistanceEstimating):
             p0 = torch.tensor(0, device=p.device, dtype=p.dtype)
         return {"step": 0, **super()._init_state(p, group), "p0": p0}  # zero buffers
 
+    def _fused_takes(
+        self, group: dict[str, Any], p: Tensor, g: Tensor, state: dict[str, Any]
+    ) -> bool:
+        """The kernels read ``s`` and ``p0`` in ``p``'s element order: a contiguous ``p``
+        and ``slice_p=1`` (``p0`` may be the 0-d zero of a zero ``p``)."""
+        s, p0 = state["s"], state["p0"]
+        flat = s.numel() == p.numel() and s.is_contiguous() and s.dtype == p.dtype
+        start = p0.dim() == 0 or (p0.numel() == p.numel() and p0.is_contiguous())
+        moments = [state[k] for k in ("exp_avg", "exp_avg_sq") if k in state]
+        return (
+            group["slice_p"] == 1
+            and p.is_contiguous()
+            and flat
+            and start
+            and p0.dtype == p.dtype
+            and p.device.type == "cpu"
+            and fused.takes(p, g, *moments)
+        )
+
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         first = self.param_groups[0]
         beta2 = first["betas"][1]
@@ -173,15 +193,26 @@ class Prodigy(DistanceEstimating):
         grads: list[Tensor],
         states: list[dict[str, Any]],
         begin: dict[str, Any],
+        path: str,
     ) -> tuple[float, float]:
-        """Pass 1 for one group: the moments and ``s``, and the group's terms of the
-        numerator and of ``|s|_1``, added in parameter order."""
+        """Pass 1: the moments and ``s``, and the tensors' terms of the numerator and of
+        ``|s|_1``, added in parameter order."""
         beta1, beta2 = group["betas"]
         d, dlr, beta3 = begin["d"], begin["dlr"], begin["beta3"]
         d0, step = group["d0"], group["slice_p"]
         scale = d if group["safeguard_warmup"] else dlr
+        if path == "fused":  # csrc/distance_cpu.cpp
+            m = [st["exp_avg"] for st in states] if beta1 > 0 else []
+            v, s, p0 = ([st[k] for st in states] for k in ("exp_avg_sq", "s", "p0"))
+            kernels = fused.kernels(params[0].device)
+            sums = kernels.prodigy_phase1(
+                params, grads, m, v, s, p0, beta1, d * (1 - beta1), beta2,
+                d * d * (1 - beta2), beta3, (d / d0) * scale,
+            )  # fmt: skip
+            dot, total = sums.sum(0).tolist()
+            return (d / d0) * dlr * dot, total
         sliced = [g.flatten()[::step] for g in grads]
-        if group["impl"] == "reference":
+        if path == "reference":
             delta = 0.0
             for g, p, state in zip(sliced, params, states):
                 delta += (d / d0) * dlr * torch.dot(g, state["p0"] - p.flatten()[::step]).item()
@@ -195,21 +226,20 @@ class Prodigy(DistanceEstimating):
         # batch's dots and moment updates read the gradients while they are in cache
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        for idx in batches(params):
-            gs = [grads[i] for i in idx]
-            dots += [
-                torch.dot(sliced[i], states[i]["p0"] - params[i].flatten()[::step]) for i in idx
-            ]
-            if beta1 > 0:
-                m = [states[i]["exp_avg"] for i in idx]
-                torch._foreach_mul_(m, beta1)
-                torch._foreach_add_(m, gs, alpha=d * (1 - beta1))
-            v = [states[i]["exp_avg_sq"] for i in idx]
+        flat = [p.flatten()[::step] for p in params]
+        lists = [sliced, [st["p0"] for st in states], flat, [st["s"] for st in states], grads]
+        lists.append([st["exp_avg_sq"] for st in states])
+        if beta1 > 0:
+            lists.append([st["exp_avg"] for st in states])
+        for sliced_gs, p0, x, ss, gs, v, *m in batches(*lists):
+            dots += [torch.dot(a, b - c) for a, b, c in zip(sliced_gs, p0, x)]
+            if m:
+                torch._foreach_mul_(m[0], beta1)
+                torch._foreach_add_(m[0], gs, alpha=d * (1 - beta1))
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=d * d * (1 - beta2))
-            ss = [states[i]["s"] for i in idx]
             torch._foreach_mul_(ss, beta3)
-            torch._foreach_add_(ss, [sliced[i] for i in idx], alpha=(d / d0) * scale)
+            torch._foreach_add_(ss, sliced_gs, alpha=(d / d0) * scale)
             norms += torch._foreach_norm(ss, 1)
         sums = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         delta, total = (d / d0) * dlr * sums[0], sums[1]
@@ -223,13 +253,21 @@ class Prodigy(DistanceEstimating):
         states: list[dict[str, Any]],
         begin: dict[str, Any],
         found: dict[str, Any],
+        path: str,
     ) -> None:
-        """Pass 2 for one group: the decoupled decay and the step with the new ``d``."""
+        """Pass 2: the decoupled decay and the step with the new ``d``."""
         beta1, eps, decay = group["betas"][0], group["eps"], group["weight_decay"]
         d, dlr = found["d"], begin["dlr"]  # the new d, the step's dlr (as prodigyopt)
         for state in states:
             state["step"] += 1
-        if group["impl"] == "reference":
+        second = [st["exp_avg"] for st in states] if beta1 > 0 else grads
+        v = [st["exp_avg_sq"] for st in states]
+        wd = -decay * dlr if group["decouple"] else 0.0
+        if path == "fused":
+            kernels = fused.kernels(params[0].device)
+            kernels.adam_step(params, second, v, wd, -dlr if beta1 > 0 else -dlr * d, d * eps)
+            return
+        if path == "reference":
             for p, g, state in zip(params, grads, states):
                 denom = state["exp_avg_sq"].sqrt().add_(d * eps)
                 if decay != 0 and group["decouple"]:
@@ -239,17 +277,12 @@ class Prodigy(DistanceEstimating):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
-        for idx in batches(params):
-            ps = [params[i] for i in idx]
-            denoms = torch._foreach_sqrt([states[i]["exp_avg_sq"] for i in idx])
+        for ps, vs, ms in batches(params, v, second):
+            denoms = torch._foreach_sqrt(vs)
             torch._foreach_add_(denoms, d * eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * dlr)
-            if beta1 > 0:
-                m = [states[i]["exp_avg"] for i in idx]
-                torch._foreach_addcdiv_(ps, m, denoms, value=-dlr)
-            else:
-                torch._foreach_addcdiv_(ps, [grads[i] for i in idx], denoms, value=-dlr * d)
+            torch._foreach_addcdiv_(ps, ms, denoms, value=-dlr if beta1 > 0 else -dlr * d)
 
 
 __all__ = ["Prodigy"]

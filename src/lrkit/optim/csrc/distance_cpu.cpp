@@ -1,0 +1,239 @@
+// lrkit's fused CPU kernels for the optimizers that estimate their step size
+// (Prodigy, D-Adaptation Adam and SGD; Note [distance estimation] in
+// lrkit/optim/distance.py): each pass of their two-pass step as one pass over
+// memory. Phase 1 updates the moments and writes per-row sums (in double) into
+// a (total rows, 2) tensor, which the caller adds up (with the other groups' and
+// the other ranks' sums) into the new ``d``; phase 2 applies the update.
+// Row layout, loop and checks: rows.h; what keeps the loops vectorized: the top
+// of fused_cpu.cpp.
+
+#include "rows.h"
+
+namespace {
+
+using namespace lrkit_fused;
+
+at::Tensor row_sums(const Layout& l) {
+  return at::zeros({l.total_rows, 2}, at::TensorOptions().dtype(at::kDouble));
+}
+
+void check_flat(const Tensors& p, const Tensors& x, const char* what, bool scalar_ok) {
+  TORCH_CHECK(p.size() == x.size(), "lrkit fused: ", what, " has ", x.size(),
+              " tensors, expected ", p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    bool whole = x[i].numel() == p[i].numel() && x[i].is_contiguous();
+    bool scalar = scalar_ok && x[i].dim() == 0;
+    TORCH_CHECK(p[i].is_contiguous() && x[i].device().is_cpu() &&
+                    x[i].scalar_type() == p[i].scalar_type() && (whole || scalar),
+                "lrkit fused: ", what, "[", i,
+                "] must be contiguous with its contiguous param's dtype and size",
+                scalar_ok ? " (or a 0-d zero)" : "");
+  }
+}
+
+// -- Prodigy -------------------------------------------------------------------
+// With x0 = p0 (0 where p0 is the 0-d zero of a zero param), s and p0 flat in
+// p's element order (p contiguous, slice_p = 1):
+// m <- beta1 m + a1 g (if m is given); v <- beta2 v + a2 g^2; s <- beta3 s + a3 g.
+// Row sums: g.(x0 - p), |s|_1 (the new s).
+
+at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
+                          const Tensors& v, const Tensors& s, const Tensors& p0, double beta1,
+                          double a1, double beta2, double a2, double beta3, double a3) {
+  check_like(p, g, "grads");
+  if (!m.empty()) check_like(p, m, "exp_avg");
+  check_like(p, v, "exp_avg_sq");
+  check_flat(p, s, "s", false);
+  check_flat(p, p0, "p0", true);
+  Layout l = layout_of(p);
+  auto st = row_sums(l);
+  if (p.empty()) return st;
+  double* S = st.data_ptr<double>();
+  auto kernel = [&]<typename T>() {
+    with_flag(!m.empty(), [&](auto moment) {
+      for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+        const T b1 = T(beta1), c1 = T(a1), b2 = T(beta2), c2 = T(a2);
+        const T b3 = T(beta3), c3 = T(a3);
+        const T* __restrict__ P = ptr<T>(p, t) + o;
+        const T* __restrict__ G = ptr<T>(g, t) + o;
+        T* __restrict__ V = ptr<T>(v, t) + o;
+        T* __restrict__ Sv = ptr<T>(s, t) + o;
+        T* __restrict__ M = nullptr;
+        if constexpr (decltype(moment)::value) M = ptr<T>(m, t) + o;
+        const bool zero = p0[t].dim() == 0;
+        const T* __restrict__ X0 = zero ? nullptr : ptr<T>(p0, t) + o;
+        double dot = 0, l1 = 0;
+        auto update = [&](int64_t j, T gi) {
+          if constexpr (decltype(moment)::value) M[j] = M[j] * b1 + c1 * gi;
+          V[j] = V[j] * b2 + c2 * (gi * gi);
+          T si = Sv[j] * b3 + c3 * gi;
+          Sv[j] = si;
+          return si;
+        };
+        if (zero) {
+#pragma omp simd reduction(+ : dot, l1)
+          for (int64_t j = 0; j < cols; ++j) {
+            T gi = G[j];
+            dot += double(gi) * double(-P[j]);
+            l1 += double(std::abs(update(j, gi)));
+          }
+        } else {
+#pragma omp simd reduction(+ : dot, l1)
+          for (int64_t j = 0; j < cols; ++j) {
+            T gi = G[j];
+            dot += double(gi) * double(X0[j] - P[j]);
+            l1 += double(std::abs(update(j, gi)));
+          }
+        }
+        S[2 * (l.offset[t] + r)] = dot;
+        S[2 * (l.offset[t] + r) + 1] = l1;
+      });
+    });
+  };
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "prodigy_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
+  return st;
+}
+
+// -- the Adam step of Prodigy and D-Adaptation Adam ------------------------------
+// p <- p + decay p (decoupled: decay = -weight_decay * dlr, else 0), then
+// p <- p + scale * n / (sqrt(v) + eps), n the first moment (or the grad).
+
+void adam_step(const Tensors& p, const Tensors& n, const Tensors& v, double decay, double scale,
+               double eps) {
+  check_like(p, n, "exp_avg");
+  check_like(p, v, "exp_avg_sq");
+  Layout l = layout_of(p);
+  if (p.empty()) return;
+  auto kernel = [&]<typename T>() {
+    for_rows(l, [&](int64_t t, int64_t, int64_t o, int64_t cols) {
+      const T wd = T(decay), sc = T(scale), e = T(eps);
+      T* __restrict__ P = ptr<T>(p, t) + o;
+      const T* __restrict__ N = ptr<T>(n, t) + o;
+      const T* __restrict__ V = ptr<T>(v, t) + o;
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) {
+        T pj = P[j];
+        pj = pj + wd * pj;
+        P[j] = pj + sc * (N[j] / (std::sqrt(V[j]) + e));
+      }
+    });
+  };
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "adam_step", [&] { kernel.template operator()<scalar_t>(); });
+}
+
+// -- D-Adaptation Adam -----------------------------------------------------------
+// With the old s and v: the row sums g.(s / (sqrt(v) + eps)) and then, after
+// m <- beta1 m + a1 g, v <- beta2 v + (1 - beta2) g^2, s <- b s + a3 g, |s|_1.
+
+at::Tensor dadapt_adam_phase1(const Tensors& g, const Tensors& m, const Tensors& v,
+                              const Tensors& s, double beta1, double a1, double beta2,
+                              double b, double a3, double eps) {
+  check_like(g, m, "exp_avg");
+  check_like(g, v, "exp_avg_sq");
+  check_like(g, s, "s");
+  Layout l = layout_of(g);
+  auto st = row_sums(l);
+  if (g.empty()) return st;
+  double* S = st.data_ptr<double>();
+  auto kernel = [&]<typename T>() {
+    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+      const T b1 = T(beta1), c1 = T(a1), b2 = T(beta2), w2 = T(1 - beta2);
+      const T bb = T(b), c3 = T(a3), e = T(eps);
+      const T* __restrict__ G = ptr<T>(g, t) + o;
+      T* __restrict__ M = ptr<T>(m, t) + o;
+      T* __restrict__ V = ptr<T>(v, t) + o;
+      T* __restrict__ Sv = ptr<T>(s, t) + o;
+      double dot = 0, l1 = 0;
+#pragma omp simd reduction(+ : dot, l1)
+      for (int64_t j = 0; j < cols; ++j) {
+        T gi = G[j], vi = V[j], si = Sv[j];
+        dot += double(gi) * double(si / (std::sqrt(vi) + e));
+        M[j] = M[j] * b1 + c1 * gi;
+        V[j] = vi * b2 + w2 * (gi * gi);
+        si = si * bb + c3 * gi;
+        Sv[j] = si;
+        l1 += double(std::abs(si));
+      }
+      S[2 * (l.offset[t] + r)] = dot;
+      S[2 * (l.offset[t] + r) + 1] = l1;
+    });
+  };
+  AT_DISPATCH_FLOATING_TYPES(
+      g[0].scalar_type(), "dadapt_adam_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
+  return st;
+}
+
+// -- D-Adaptation SGD ------------------------------------------------------------
+// Row sums g.s (the old s) and, after s <- s + dlr g, s.s; phase 2:
+// z <- x0 - s, p <- (1 - c) p + c z.
+
+at::Tensor dadapt_sgd_phase1(const Tensors& g, const Tensors& s, double dlr) {
+  check_like(g, s, "s");
+  Layout l = layout_of(g);
+  auto st = row_sums(l);
+  if (g.empty()) return st;
+  double* S = st.data_ptr<double>();
+  auto kernel = [&]<typename T>() {
+    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+      const T a = T(dlr);
+      const T* __restrict__ G = ptr<T>(g, t) + o;
+      T* __restrict__ Sv = ptr<T>(s, t) + o;
+      double dot = 0, sq = 0;
+#pragma omp simd reduction(+ : dot, sq)
+      for (int64_t j = 0; j < cols; ++j) {
+        T gi = G[j], si = Sv[j];
+        dot += double(gi) * double(si);
+        si = si + a * gi;
+        Sv[j] = si;
+        sq += double(si) * double(si);
+      }
+      S[2 * (l.offset[t] + r)] = dot;
+      S[2 * (l.offset[t] + r) + 1] = sq;
+    });
+  };
+  AT_DISPATCH_FLOATING_TYPES(
+      g[0].scalar_type(), "dadapt_sgd_phase1",
+      [&] { kernel.template operator()<scalar_t>(); });
+  return st;
+}
+
+void dadapt_sgd_phase2(const Tensors& p, const Tensors& z, const Tensors& x0, const Tensors& s,
+                       double c) {
+  check_like(p, z, "z");
+  check_like(p, x0, "x0");
+  check_like(p, s, "s");
+  Layout l = layout_of(p);
+  if (p.empty()) return;
+  auto kernel = [&]<typename T>() {
+    for_rows(l, [&](int64_t t, int64_t, int64_t o, int64_t cols) {
+      const T keep = T(1 - c), w = T(c);
+      T* __restrict__ P = ptr<T>(p, t) + o;
+      T* __restrict__ Z = ptr<T>(z, t) + o;
+      const T* __restrict__ X0 = ptr<T>(x0, t) + o;
+      const T* __restrict__ Sv = ptr<T>(s, t) + o;
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) {
+        T zj = X0[j] - Sv[j];
+        Z[j] = zj;
+        P[j] = P[j] * keep + w * zj;
+      }
+    });
+  };
+  AT_DISPATCH_FLOATING_TYPES(
+      p[0].scalar_type(), "dadapt_sgd_phase2",
+      [&] { kernel.template operator()<scalar_t>(); });
+}
+
+}  // namespace
+
+void register_distance(pybind11::module_& mod) {
+  mod.def("prodigy_phase1", &prodigy_phase1, "Prodigy: moments, s and per-row sums");
+  mod.def("adam_step", &adam_step, "Prodigy, D-Adaptation Adam: p <- p + wd p + s n/(sqrt(v)+e)");
+  mod.def("dadapt_adam_phase1", &dadapt_adam_phase1, "D-Adaptation Adam: moments and sums");
+  mod.def("dadapt_sgd_phase1", &dadapt_sgd_phase1, "D-Adaptation SGD: s and per-row sums");
+  mod.def("dadapt_sgd_phase2", &dadapt_sgd_phase2, "D-Adaptation SGD: z and p");
+}
