@@ -155,7 +155,7 @@ def test_the_kernels_sums_are_the_inner_products_and_norms() -> None:
     kernels = fused_cpu.kernels()
     m1, v1, s1 = m.clone(), v.clone(), s.flatten().clone()
     sums = kernels.prodigy_phase1(
-        [p], [g], [m1], [v1], [s1], [p0.flatten()], 0.9, 0.2, 0.99, 0.3, 0.95, 0.4
+        [p], [g], [m1], [v1], [s1], [p0.flatten()], 0.0, 0.9, 0.2, 0.99, 0.3, 0.95, 0.4
     )
     want_s = 0.95 * s + 0.4 * g
     torch.testing.assert_close(sums[:, 0], (g * (p0 - p)).sum(1), rtol=1e-12, atol=0)
@@ -163,8 +163,9 @@ def test_the_kernels_sums_are_the_inner_products_and_norms() -> None:
     torch.testing.assert_close(m1, 0.9 * m + 0.2 * g, rtol=1e-12, atol=0)
     torch.testing.assert_close(v1, 0.99 * v + 0.3 * g * g, rtol=1e-12, atol=0)
     s2 = s.clone()
-    sums = kernels.dadapt_sgd_phase1([g], [s2], 0.5)
-    torch.testing.assert_close(sums[:, 0], (g * s).sum(1), rtol=1e-12, atol=0)
-    torch.testing.assert_close(sums[:, 1], ((s + 0.5 * g) ** 2).sum(1), rtol=1e-12, atol=0)
+    sums = kernels.dadapt_sgd_phase1([p], [g], [s2], 0.1, 0.5)  # coupled decay 0.1
+    decayed = g + 0.1 * p
+    torch.testing.assert_close(sums[:, 0], (decayed * s).sum(1), rtol=1e-12, atol=0)
+    torch.testing.assert_close(sums[:, 1], ((s + 0.5 * decayed) ** 2).sum(1), rtol=1e-12, atol=0)
     with pytest.raises(RuntimeError, match=r"s\[0\] must be contiguous with its contiguous"):
-        kernels.prodigy_phase1([p], [g], [m], [v], [s1[:-1]], [p0.flatten()], *[0.5] * 6)
+        kernels.prodigy_phase1([p], [g], [m], [v], [s1[:-1]], [p0.flatten()], *[0.5] * 7)

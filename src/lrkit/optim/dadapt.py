@@ -23,6 +23,7 @@ from lrkit.optim.distance import (
     Work,
     adam_bias_correction,
     batches,
+    coupled,
     coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
@@ -131,8 +132,9 @@ class DAdaptAdam(DistanceEstimating):
             m, v, s = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
             kernels = fused.kernels(grads[0].device)
             sums = kernels.dadapt_adam_phase1(
-                grads, m, v, s, beta1, r * dlr * (1 - beta1), beta2, b, dlr * (1 - b), eps
-            )
+                params, grads, m, v, s, coupled(group), beta1, r * dlr * (1 - beta1), beta2, b,
+                dlr * (1 - b), eps,
+            )  # fmt: skip
             dot, norm = sums.sum(0).tolist()
             return r * dlr * dot, r * norm
         if path == "reference":
@@ -193,7 +195,7 @@ class DAdaptAdam(DistanceEstimating):
         if path == "fused":
             wd = -decay * begin["dlr"] if group["decouple"] else 0.0
             m, v = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq"))
-            fused.kernels(params[0].device).adam_step(params, m, v, wd, -1.0, eps)
+            fused.kernels(params[0].device).adam_step(params, m, v, 0.0, wd, -1.0, eps)
             return
         if path == "reference":
             for p, state in zip(params, states):
@@ -315,7 +317,8 @@ class DAdaptSGD(DistanceEstimating):
         dlr = begin["dlr"]
         if path == "fused":  # csrc/distance_cpu.cpp
             kernels = fused.kernels(grads[0].device)
-            sums = kernels.dadapt_sgd_phase1(grads, [st["s"] for st in states], dlr)
+            s = [st["s"] for st in states]
+            sums = kernels.dadapt_sgd_phase1(params, grads, s, begin["decay"], dlr)
             dot, square = sums.sum(0).tolist()
             return dlr * dot, square
         if path == "reference":

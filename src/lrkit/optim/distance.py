@@ -11,7 +11,7 @@ rather than the per-group step of ``optim/base.py``. The class supplies:
 
 * ``_begin(work, lr)``: the step's scalars before any sum (``dlr``, ...);
 * ``_grads(group, params, grads, begin)``: the gradients the update reads
-  (coupled weight decay);
+  (coupled weight decay; the fused kernels add it as they read the grads);
 * ``_sums(...)``: one group's terms of the sums, as floats;
 * ``_estimate(begin, sums, lr)``: the new ``d`` and the group keys to store,
   or None when there is nothing to do (all gradients zero), as the
@@ -188,9 +188,11 @@ class DistanceEstimating(Optimizer):
         total = [0.0] * self.sums
         parts: list[list[tuple[str, Work]]] = []
         for work_row in work:
-            group, params, grads, _ = work_row
-            grads[:] = self._grads(group, params, grads, begin)
+            group = work_row[0]
             parts.append([(path, _subset(work_row, idx)) for path, idx in self._parts(*work_row)])
+            for path, (_, ps, gs, _) in parts[-1]:
+                if path != "fused":  # the kernels add the coupled decay themselves
+                    gs[:] = self._grads(group, ps, gs, begin)
             if float(group["lr"]) > 0.0:
                 for path, (_, ps, gs, sts) in parts[-1]:
                     part = self._sums(group, ps, gs, sts, begin, path)
@@ -298,11 +300,15 @@ def adam_bias_correction(group: dict[str, Any], lr: float) -> float:
     return float(group["d"] * lr * bias)
 
 
+def coupled(group: dict[str, Any]) -> float:
+    """The coupled weight decay on the gradients: ``weight_decay``, 0 if ``decouple``d."""
+    return 0.0 if group["decouple"] else float(group["weight_decay"])
+
+
 def coupled_decay(group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
     """``g + weight_decay * p`` unless the group's decay is ``decouple``d (or 0)."""
-    if group["weight_decay"] == 0 or group["decouple"]:
-        return grads
-    return [g.add(p, alpha=group["weight_decay"]) for g, p in zip(grads, params)]
+    decay = coupled(group)
+    return grads if decay == 0 else [g.add(p, alpha=decay) for g, p in zip(grads, params)]
 
 
 def batches(*lists: list[Tensor]) -> list[list[list[Tensor]]]:
@@ -323,5 +329,6 @@ __all__ = [
     "Work",
     "adam_bias_correction",
     "batches",
+    "coupled",
     "coupled_decay",
 ]

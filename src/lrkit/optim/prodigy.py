@@ -24,6 +24,7 @@ from lrkit.optim.distance import (
     Work,
     adam_bias_correction,
     batches,
+    coupled,
     coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
@@ -206,7 +207,7 @@ class Prodigy(DistanceEstimating):
             v, s, p0 = ([st[k] for st in states] for k in ("exp_avg_sq", "s", "p0"))
             kernels = fused.kernels(params[0].device)
             sums = kernels.prodigy_phase1(
-                params, grads, m, v, s, p0, beta1, d * (1 - beta1), beta2,
+                params, grads, m, v, s, p0, coupled(group), beta1, d * (1 - beta1), beta2,
                 d * d * (1 - beta2), beta3, (d / d0) * scale,
             )  # fmt: skip
             dot, total = sums.sum(0).tolist()
@@ -265,7 +266,10 @@ class Prodigy(DistanceEstimating):
         wd = -decay * dlr if group["decouple"] else 0.0
         if path == "fused":
             kernels = fused.kernels(params[0].device)
-            kernels.adam_step(params, second, v, wd, -dlr if beta1 > 0 else -dlr * d, d * eps)
+            on_grads = coupled(group) if beta1 == 0 else 0.0  # the grads are raw here
+            kernels.adam_step(
+                params, second, v, on_grads, wd, -dlr if beta1 > 0 else -dlr * d, d * eps
+            )
             return
         if path == "reference":
             for p, g, state in zip(params, grads, states):

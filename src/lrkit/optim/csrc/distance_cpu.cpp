@@ -32,14 +32,16 @@ void check_flat(const Tensors& p, const Tensors& x, const char* what, bool scala
 }
 
 // -- Prodigy -------------------------------------------------------------------
-// With x0 = p0 (0 where p0 is the 0-d zero of a zero param), s and p0 flat in
-// p's element order (p contiguous, slice_p = 1):
+// With g = grad + wd p (the coupled weight decay, 0 when decoupled), x0 = p0 (0
+// where p0 is the 0-d zero of a zero param), s and p0 flat in p's element order
+// (p contiguous, slice_p = 1):
 // m <- beta1 m + a1 g (if m is given); v <- beta2 v + a2 g^2; s <- beta3 s + a3 g.
 // Row sums: g.(x0 - p), |s|_1 (the new s).
 
 at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
-                          const Tensors& v, const Tensors& s, const Tensors& p0, double beta1,
-                          double a1, double beta2, double a2, double beta3, double a3) {
+                          const Tensors& v, const Tensors& s, const Tensors& p0, double wd,
+                          double beta1, double a1, double beta2, double a2, double beta3,
+                          double a3) {
   check_like(p, g, "grads");
   if (!m.empty()) check_like(p, m, "exp_avg");
   check_like(p, v, "exp_avg_sq");
@@ -53,7 +55,7 @@ at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
     with_flag(!m.empty(), [&](auto moment) {
       for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
         const T b1 = T(beta1), c1 = T(a1), b2 = T(beta2), c2 = T(a2);
-        const T b3 = T(beta3), c3 = T(a3);
+        const T b3 = T(beta3), c3 = T(a3), w = T(wd);
         const T* __restrict__ P = ptr<T>(p, t) + o;
         const T* __restrict__ G = ptr<T>(g, t) + o;
         T* __restrict__ V = ptr<T>(v, t) + o;
@@ -73,14 +75,14 @@ at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
         if (zero) {
 #pragma omp simd reduction(+ : dot, l1)
           for (int64_t j = 0; j < cols; ++j) {
-            T gi = G[j];
+            T gi = G[j] + w * P[j];
             dot += double(gi) * double(-P[j]);
             l1 += double(std::abs(update(j, gi)));
           }
         } else {
 #pragma omp simd reduction(+ : dot, l1)
           for (int64_t j = 0; j < cols; ++j) {
-            T gi = G[j];
+            T gi = G[j] + w * P[j];
             dot += double(gi) * double(X0[j] - P[j]);
             l1 += double(std::abs(update(j, gi)));
           }
@@ -97,26 +99,28 @@ at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
 }
 
 // -- the Adam step of Prodigy and D-Adaptation Adam ------------------------------
+// With n the first moment, or the grad plus ``coupled`` p (Prodigy without m):
 // p <- p + decay p (decoupled: decay = -weight_decay * dlr, else 0), then
-// p <- p + scale * n / (sqrt(v) + eps), n the first moment (or the grad).
+// p <- p + scale * n / (sqrt(v) + eps).
 
-void adam_step(const Tensors& p, const Tensors& n, const Tensors& v, double decay, double scale,
-               double eps) {
+void adam_step(const Tensors& p, const Tensors& n, const Tensors& v, double coupled,
+               double decay, double scale, double eps) {
   check_like(p, n, "exp_avg");
   check_like(p, v, "exp_avg_sq");
   Layout l = layout_of(p);
   if (p.empty()) return;
   auto kernel = [&]<typename T>() {
     for_rows(l, [&](int64_t t, int64_t, int64_t o, int64_t cols) {
-      const T wd = T(decay), sc = T(scale), e = T(eps);
+      const T cw = T(coupled), wd = T(decay), sc = T(scale), e = T(eps);
       T* __restrict__ P = ptr<T>(p, t) + o;
       const T* __restrict__ N = ptr<T>(n, t) + o;
       const T* __restrict__ V = ptr<T>(v, t) + o;
 #pragma omp simd
       for (int64_t j = 0; j < cols; ++j) {
         T pj = P[j];
+        T nj = N[j] + cw * pj;
         pj = pj + wd * pj;
-        P[j] = pj + sc * (N[j] / (std::sqrt(V[j]) + e));
+        P[j] = pj + sc * (nj / (std::sqrt(V[j]) + e));
       }
     });
   };
@@ -125,12 +129,14 @@ void adam_step(const Tensors& p, const Tensors& n, const Tensors& v, double deca
 }
 
 // -- D-Adaptation Adam -----------------------------------------------------------
-// With the old s and v: the row sums g.(s / (sqrt(v) + eps)) and then, after
+// With g = grad + wd p (coupled decay; p is not read when wd = 0) and the old s
+// and v: the row sums g.(s / (sqrt(v) + eps)) and then, after
 // m <- beta1 m + a1 g, v <- beta2 v + (1 - beta2) g^2, s <- b s + a3 g, |s|_1.
 
-at::Tensor dadapt_adam_phase1(const Tensors& g, const Tensors& m, const Tensors& v,
-                              const Tensors& s, double beta1, double a1, double beta2,
-                              double b, double a3, double eps) {
+at::Tensor dadapt_adam_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
+                              const Tensors& v, const Tensors& s, double wd, double beta1,
+                              double a1, double beta2, double b, double a3, double eps) {
+  check_like(g, p, "params");
   check_like(g, m, "exp_avg");
   check_like(g, v, "exp_avg_sq");
   check_like(g, s, "s");
@@ -139,26 +145,30 @@ at::Tensor dadapt_adam_phase1(const Tensors& g, const Tensors& m, const Tensors&
   if (g.empty()) return st;
   double* S = st.data_ptr<double>();
   auto kernel = [&]<typename T>() {
-    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
-      const T b1 = T(beta1), c1 = T(a1), b2 = T(beta2), w2 = T(1 - beta2);
-      const T bb = T(b), c3 = T(a3), e = T(eps);
-      const T* __restrict__ G = ptr<T>(g, t) + o;
-      T* __restrict__ M = ptr<T>(m, t) + o;
-      T* __restrict__ V = ptr<T>(v, t) + o;
-      T* __restrict__ Sv = ptr<T>(s, t) + o;
-      double dot = 0, l1 = 0;
+    with_flag(wd != 0, [&](auto decayed) {
+      for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+        const T b1 = T(beta1), c1 = T(a1), b2 = T(beta2), w2 = T(1 - beta2);
+        const T bb = T(b), c3 = T(a3), e = T(eps), w = T(wd);
+        const T* __restrict__ P = ptr<T>(p, t) + o;
+        const T* __restrict__ G = ptr<T>(g, t) + o;
+        T* __restrict__ M = ptr<T>(m, t) + o;
+        T* __restrict__ V = ptr<T>(v, t) + o;
+        T* __restrict__ Sv = ptr<T>(s, t) + o;
+        double dot = 0, l1 = 0;
 #pragma omp simd reduction(+ : dot, l1)
-      for (int64_t j = 0; j < cols; ++j) {
-        T gi = G[j], vi = V[j], si = Sv[j];
-        dot += double(gi) * double(si / (std::sqrt(vi) + e));
-        M[j] = M[j] * b1 + c1 * gi;
-        V[j] = vi * b2 + w2 * (gi * gi);
-        si = si * bb + c3 * gi;
-        Sv[j] = si;
-        l1 += double(std::abs(si));
-      }
-      S[2 * (l.offset[t] + r)] = dot;
-      S[2 * (l.offset[t] + r) + 1] = l1;
+        for (int64_t j = 0; j < cols; ++j) {
+          T gi = G[j], vi = V[j], si = Sv[j];
+          if constexpr (decltype(decayed)::value) gi = gi + w * P[j];
+          dot += double(gi) * double(si / (std::sqrt(vi) + e));
+          M[j] = M[j] * b1 + c1 * gi;
+          V[j] = vi * b2 + w2 * (gi * gi);
+          si = si * bb + c3 * gi;
+          Sv[j] = si;
+          l1 += double(std::abs(si));
+        }
+        S[2 * (l.offset[t] + r)] = dot;
+        S[2 * (l.offset[t] + r) + 1] = l1;
+      });
     });
   };
   AT_DISPATCH_FLOATING_TYPES(
@@ -168,31 +178,38 @@ at::Tensor dadapt_adam_phase1(const Tensors& g, const Tensors& m, const Tensors&
 }
 
 // -- D-Adaptation SGD ------------------------------------------------------------
-// Row sums g.s (the old s) and, after s <- s + dlr g, s.s; phase 2:
+// With g = grad + wd p (p is not read when wd = 0): row sums g.s (the old s)
+// and, after s <- s + dlr g, s.s; phase 2:
 // z <- x0 - s, p <- (1 - c) p + c z.
 
-at::Tensor dadapt_sgd_phase1(const Tensors& g, const Tensors& s, double dlr) {
+at::Tensor dadapt_sgd_phase1(const Tensors& p, const Tensors& g, const Tensors& s, double wd,
+                             double dlr) {
+  check_like(g, p, "params");
   check_like(g, s, "s");
   Layout l = layout_of(g);
   auto st = row_sums(l);
   if (g.empty()) return st;
   double* S = st.data_ptr<double>();
   auto kernel = [&]<typename T>() {
-    for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
-      const T a = T(dlr);
-      const T* __restrict__ G = ptr<T>(g, t) + o;
-      T* __restrict__ Sv = ptr<T>(s, t) + o;
-      double dot = 0, sq = 0;
+    with_flag(wd != 0, [&](auto decayed) {
+      for_rows(l, [&](int64_t t, int64_t r, int64_t o, int64_t cols) {
+        const T a = T(dlr), w = T(wd);
+        const T* __restrict__ P = ptr<T>(p, t) + o;
+        const T* __restrict__ G = ptr<T>(g, t) + o;
+        T* __restrict__ Sv = ptr<T>(s, t) + o;
+        double dot = 0, sq = 0;
 #pragma omp simd reduction(+ : dot, sq)
-      for (int64_t j = 0; j < cols; ++j) {
-        T gi = G[j], si = Sv[j];
-        dot += double(gi) * double(si);
-        si = si + a * gi;
-        Sv[j] = si;
-        sq += double(si) * double(si);
-      }
-      S[2 * (l.offset[t] + r)] = dot;
-      S[2 * (l.offset[t] + r) + 1] = sq;
+        for (int64_t j = 0; j < cols; ++j) {
+          T gi = G[j], si = Sv[j];
+          if constexpr (decltype(decayed)::value) gi = gi + w * P[j];
+          dot += double(gi) * double(si);
+          si = si + a * gi;
+          Sv[j] = si;
+          sq += double(si) * double(si);
+        }
+        S[2 * (l.offset[t] + r)] = dot;
+        S[2 * (l.offset[t] + r) + 1] = sq;
+      });
     });
   };
   AT_DISPATCH_FLOATING_TYPES(
