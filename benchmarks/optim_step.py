@@ -9,7 +9,8 @@ make it compute-bound, so its "x floor" says little.
     python benchmarks/optim_step.py --device cuda --only adamp sgdp lamb
 
 For each algorithm the table prints, per implementation, the median time of
-one step, its ratio to the fastest peer measured in the same run, and its
+one step (the implementations timed in turns, round after round, so that a
+machine's drift falls on all alike), its ratio to the fastest peer measured in the same run, and its
 ratio to the bytes-moved floor: the minimal bytes per parameter (each input
 read once, each output written once; ``FLOOR_BYTES``) times the parameter
 count, divided by the in-place streaming bandwidth measured at the start of
@@ -191,9 +192,8 @@ def copy_bandwidth(numel: int, device: str = "cpu", repeat: int = 5) -> float:
     return max(rates)
 
 
-def time_step(
-    make: Factory, shapes: list[tuple[int, ...]], steps: int, repeat: int, device: str = "cpu"
-) -> float:
+def ready(make: Factory, shapes: list[tuple[int, ...]], device: str = "cpu") -> Any:
+    """``make`` on seeded params and grads of ``shapes``, warmed up by two steps."""
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(s, generator=gen).to(device).requires_grad_() for s in shapes]
     for p in params:
@@ -204,15 +204,31 @@ def time_step(
         train()
     for _ in range(2):
         opt.step()
-    times = []
-    for _ in range(repeat):
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            opt.step()
-        sync(device)
-        times.append((time.perf_counter() - t0) / steps)
-    return statistics.median(times)
+    return opt
+
+
+def time_steps(
+    makers: dict[str, Factory],
+    shapes: list[tuple[int, ...]],
+    steps: int,
+    repeat: int,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """The median time of one step for each of ``makers``, interleaved: every round
+    times each optimizer once (in a rotating order), so that a machine's drift over the
+    run falls on all of them alike instead of on whichever ran last."""
+    opts = {name: ready(make, shapes, device) for name, make in makers.items()}
+    times: dict[str, list[float]] = {name: [] for name in opts}
+    names = list(opts)
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            sync(device)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                opts[name].step()
+            sync(device)
+            times[name].append((time.perf_counter() - t0) / steps)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,16 +262,10 @@ def main(argv: list[str] | None = None) -> None:
         ours, peers = candidates(name, args.device)
         own = SHAPES[name]() if name in SHAPES else shapes
         floor = FLOOR_BYTES[name] * sum(torch.Size(s).numel() for s in own) / bandwidth
-        peer_times = {
-            n: time_step(m, own, args.steps, args.repeat, args.device)
-            for n, m in peers.items()
-            if m
-        }
-        best = min(peer_times.values()) if peer_times else float("nan")
-        rows = {
-            **{n: time_step(m, own, args.steps, args.repeat, args.device) for n, m in ours.items()},
-            **peer_times,
-        }
+        makers = {**ours, **{n: m for n, m in peers.items() if m}}
+        rows = time_steps(makers, own, args.steps, args.repeat, args.device)
+        peer_times = [t for n, t in rows.items() if n not in ours]
+        best = min(peer_times) if peer_times else float("nan")
         for impl, t in rows.items():
             print(f"{name:20} {impl:28} {t * 1e3:9.1f} {t / best:12.2f} {t / floor:8.1f}")
 
