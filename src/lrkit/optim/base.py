@@ -144,8 +144,8 @@ class Optimizer(torch.optim.Optimizer):
     @functools.cached_property
     def _auto_kernels(self) -> bool:
         """Note [auto fused]: whether ``auto`` runs lrkit's fused CPU kernels (AdamP, SGDP,
-        LAMB): when they are already built, decided once per optimizer so that a run never
-        switches paths midway (the paths round differently)."""
+        LAMB, Prodigy, D-Adaptation): when they are already built, decided once per
+        optimizer so that a run never switches paths midway (the paths round differently)."""
         from lrkit.optim import fused_cpu
 
         return fused_cpu.compiler_problem() is None and fused_cpu.built()

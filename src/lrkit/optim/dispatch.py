@@ -14,7 +14,8 @@ Note [auto fused]
 torch's fused CPU kernel where the algorithm has one (Adam, AdamW, SGD,
 Adagrad; not with ``max_grad_norm`` or an amp scale, which that kernel does not
 take, nor for strided or non-CPU tensors); lrkit's fused CPU kernels (AdamP,
-SGDP, LAMB) once they are built (``fused_cpu.built()``: the first explicit
+SGDP, LAMB, and Prodigy and D-Adaptation in their own two-pass step,
+``optim/distance.py``) once they are built (``fused_cpu.built()``: the first explicit
 ``impl="fused"``, or ``lrkit env --build-kernels``, compiles them once per
 machine), decided when the optimizer is built so that a run never switches
 paths midway; otherwise the foreach path. Since the paths round differently,

@@ -2,7 +2,8 @@
 
 lrkit's fused kernels (AdamP, SGDP, LAMB) come in two builds with one
 interface: C++ on the CPU (``fused_cpu``, Note [fused cpu]) and Triton on
-CUDA (``fused_triton``, Note [fused triton]). The optimizers' ``_fused``
+CUDA (``fused_triton``, Note [fused triton]); Prodigy's and D-Adaptation's
+(``csrc/distance_cpu.cpp``) are C++ only. The optimizers' ``_fused``
 methods and the per-tensor decisions between the two passes are shared; which
 tensors the kernels take is ``optim/layout.py``'s.
 """

@@ -11,6 +11,10 @@ all tensors at once; phase 2 recomputes ``u`` from the new moments and
 applies ``p <- p d - s (u - k p)`` with per-row ``d``, ``k`` and per-tensor
 ``s``. That is 40 bytes moved per fp32 parameter for AdamP and LAMB, the floor
 of a two-pass update (storing ``u`` instead would move as many and allocate).
+``csrc/distance_cpu.cpp`` does the same for the two passes of Prodigy and
+D-Adaptation (Note [distance estimation]): phase 1 writes the per-row terms
+of their global sums, phase 2 the update with the new ``d``; ``csrc/rows.h``
+holds the row layout and checks both files share.
 
 The extension is compiled with ``torch.utils.cpp_extension.load`` the first
 time a fused CPU step runs (a C++ compiler and ninja are needed; about 45 s

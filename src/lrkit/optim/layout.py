@@ -98,7 +98,8 @@ def torch_fused_ok(params: TensorList) -> bool:
 # 174 ms -> 67 ms per step). Algorithms whose update is elementwise
 # (``splittable``) also have large tensors cut into contiguous chunks; those
 # with per-tensor reductions (AdamP, SGDP, LAMB, SGD's first-step rule) get
-# whole tensors, batched. Other devices run one batch.
+# whole tensors, batched; the global sums of Prodigy and D-Adaptation add
+# over chunks, so they are split too. Other devices run one batch.
 CPU_BATCH = 1 << 18
 
 
