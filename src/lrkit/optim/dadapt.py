@@ -162,7 +162,7 @@ class DAdaptAdam(DistanceEstimating):
             torch._foreach_addcmul_(v, gs, gs, value=1 - beta2)
             torch._foreach_mul_(s, b)
             torch._foreach_add_(s, gs, alpha=dlr * (1 - b))
-            norms += torch._foreach_norm(s, 1)
+            norms += [t.abs().sum() for t in s]  # as Prodigy's: faster than an L1 norm
         dot, norm = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         return r * dlr * dot, r * norm
 
