@@ -18,8 +18,6 @@ import pytest
 import torch
 from tests.distributed import worker
 
-from lrkit.optim.base import REGISTRY
-
 dist = pytest.importorskip("torch.distributed")
 if not dist.is_available() or not dist.is_gloo_available():
     pytest.skip("torch.distributed with gloo is needed", allow_module_level=True)
@@ -53,10 +51,6 @@ CASES = worker.cases()
 def test_same_parameters_as_one_process(runs, mode: str, case) -> None:
     name = worker.key(*case)
     single, distributed = runs["single"][name], runs[mode][name]
-    if mode == "fsdp" and not REGISTRY[case[0]].cls.sharded:  # refused, by name, at once
-        assert isinstance(distributed, str) and "are not supported yet" in distributed
-        assert distributed.startswith(f"ValueError: {REGISTRY[case[0]].cls.__name__}: sharded")
-        return
     assert not isinstance(distributed, str), distributed  # the error it raised
     assert not isinstance(single, str), single
     assert (
@@ -78,9 +72,7 @@ def test_same_parameters_as_one_process(runs, mode: str, case) -> None:
             assert gap <= tol, f"{part} parameter {i}: {gap:.2e} > {tol:g}"
 
 
-RESUMED = [
-    c for c in CASES if c[1] == "auto" and c[2] is None and REGISTRY[c[0]].cls.sharded
-]  # the resume runs under FSDP2
+RESUMED = [c for c in CASES if c[1] == "auto" and c[2] is None]  # the resume runs under FSDP2
 
 
 @pytest.mark.parametrize("case", RESUMED, ids=[worker.key(*c) for c in RESUMED])

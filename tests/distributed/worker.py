@@ -166,8 +166,6 @@ def main(mode: str, out: Path) -> None:
     if distributed:
         dist.init_process_group("gloo")
     todo = [c for c in cases() if mode != "resume" or (c[1] == "auto" and c[2] is None)]
-    if mode == "resume":  # under FSDP2: the optimizers that take sharded parameters
-        todo = [c for c in todo if REGISTRY[c[0]].cls.sharded]
     results: dict[str, Any] = {}
     for case in todo:
         try:

@@ -72,3 +72,16 @@ def test_sharded_and_plain_params_cannot_be_mixed(mesh, cls) -> None:
     opt = cls([plain])
     with pytest.raises(ValueError, match="sharded and plain parameters cannot be mixed"):
         opt.add_param_group({"params": [_param(mesh, Shard(0))]})
+
+
+def test_an_algorithm_that_needs_whole_tensors_can_refuse_sharded_params(mesh) -> None:
+    """``Optimizer.sharded = False`` is the hook for an update that cannot run on shards
+    (every registered optimizer takes them now): a ValueError by name at construction."""
+    from lrkit.optim import Lion
+
+    class WholeTensors(Lion):
+        sharded = False
+
+    with pytest.raises(ValueError, match=r"WholeTensors: sharded parameters \(DTensor"):
+        WholeTensors([_param(mesh, Shard(0))])
+    WholeTensors([torch.nn.Parameter(torch.randn(3))])  # plain ones are fine

@@ -17,6 +17,7 @@ from lrkit.optim.base import (
     register,
 )
 from lrkit.optim.hyper import FLAG, LR, NONNEG
+from lrkit.optim.layout import PLAIN
 from lrkit.validation import Param
 
 
@@ -51,7 +52,6 @@ class Adafactor(Optimizer):
     every step read them on the host, as torch's does.
     """
 
-    sharded = False  # the row and column means read whole matrices
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "beta2_decay": Param("float", hi=0.0),
@@ -115,7 +115,7 @@ class Adafactor(Optimizer):
         lr = as_float(group["lr"])
         eps1, eps2 = group["eps"]
         rho = min(lr, 1 / (t**0.5))
-        alpha = max(eps2, p.norm(2).item() / (p.numel() ** 0.5)) * rho
+        alpha = max(eps2, _norm(p) / (p.numel() ** 0.5)) * rho
         eps1 = torch.finfo(p.dtype).eps if eps1 is None else eps1
         return t ** group["beta2_decay"], alpha, eps1
 
@@ -134,18 +134,19 @@ class Adafactor(Optimizer):
             p.mul_(1 - lr * wd)
         if g.dim() > 1:
             row, col = buf["row_var"], buf["col_var"]
-            row.lerp_(torch.linalg.vector_norm(g, dim=-1, keepdim=True).square_().div_(g.size(-1)),
+            # out of place on the reductions: under FSDP2 they are partial DTensors
+            row.lerp_(torch.linalg.vector_norm(g, dim=-1, keepdim=True).square().div(g.size(-1)),
                       one_minus_beta2)  # fmt: skip
-            col.lerp_(torch.linalg.vector_norm(g, dim=-2, keepdim=True).square_().div_(g.size(-2)),
+            col.lerp_(torch.linalg.vector_norm(g, dim=-2, keepdim=True).square().div(g.size(-2)),
                       one_minus_beta2)  # fmt: skip
             v = row @ col
-            v.div_(row.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+            v.div_(row.mean(dim=-2, keepdim=True).clamp(min=eps1))
         else:
             variance = buf["variance"]
             variance.lerp_(g * g, one_minus_beta2)
             v = variance.clone()
         u = v.clamp_(min=eps1 * eps1).rsqrt_().mul_(g)
-        denom = max(1.0, u.norm(2).item() / ((u.numel() ** 0.5) * group["d"]))
+        denom = max(1.0, _norm(u) / ((u.numel() ** 0.5) * group["d"]))
         p.add_(u, alpha=-alpha / denom)
 
     def _foreach(
@@ -173,13 +174,13 @@ class Adafactor(Optimizer):
                 rows = [bufs["row_var"][i] for i in idx]
                 cols = [bufs["col_var"][i] for i in idx]
                 squares = torch._foreach_mul(gs, gs)
-                for dim, moments in ((-1, rows), (-2, cols)):
-                    means = [sq.sum(dim=dim, keepdim=True) for sq in squares]
-                    torch._foreach_div_(means, [float(g.size(dim)) for g in gs])
+                for dim, moments in ((-1, rows), (-2, cols)):  # out of place (FSDP2's partials)
+                    sums = [sq.sum(dim=dim, keepdim=True) for sq in squares]
+                    means = torch._foreach_div(sums, [float(g.size(dim)) for g in gs])
                     torch._foreach_lerp_(moments, means, decay)
-                row_means = [r.mean(dim=-2, keepdim=True) for r in rows]
-                for m, i in zip(row_means, idx):
-                    m.clamp_(min=coefs[i][2])
+                row_means = [
+                    r.mean(dim=-2, keepdim=True).clamp(min=coefs[i][2]) for r, i in zip(rows, idx)
+                ]
                 vs = [(r / m) * c for r, m, c in zip(rows, row_means, cols)]
             else:
                 variances = [bufs["variance"][i] for i in idx]
@@ -191,11 +192,19 @@ class Adafactor(Optimizer):
             torch._foreach_mul_(vs, gs)
             params_in = [params[i] for i in idx]
             scales = [
-                -coefs[i][1] / max(1.0, u.norm(2).item() / ((u.numel() ** 0.5) * group["d"]))
+                -coefs[i][1] / max(1.0, _norm(u) / ((u.numel() ** 0.5) * group["d"]))
                 for u, i in zip(vs, idx)
             ]
             torch._foreach_mul_(vs, scales)
             torch._foreach_add_(params_in, vs)
+
+
+def _norm(t: Tensor) -> float:
+    """``|t|_2`` over the whole tensor, as a float. Under FSDP2 the norm of a sharded
+    parameter is a per-rank partial DTensor until it is made whole: its ``.item()``
+    would read this rank's part alone."""
+    norm = torch.linalg.vector_norm(t)
+    return float(norm if type(norm) in PLAIN else norm.full_tensor())
 
 
 __all__ = ["Adafactor"]

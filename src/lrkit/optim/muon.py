@@ -19,7 +19,7 @@ lrkit; AdamW groups keep ``step``, ``exp_avg`` and ``exp_avg_sq``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
@@ -34,6 +34,7 @@ from lrkit.optim.base import (
     register,
 )
 from lrkit.optim.hyper import BETA, FLAG, LR, NONNEG, check_betas
+from lrkit.optim.layout import PLAIN
 from lrkit.validation import Param
 
 ADJUST_LR_FNS = ("original", "match_rms_adamw", "spectral_unclamped")
@@ -43,7 +44,18 @@ NS_COEFFICIENTS = (3.4445, -4.775, 2.0315)
 def newton_schulz(grad: Tensor, coefficients: tuple[float, float, float], steps: int,
                   eps: float) -> Tensor:  # fmt: skip
     """torch's ``_zeropower_via_newtonschulz``: ``steps`` quintic Newton-Schulz iterations
-    in bfloat16 towards the orthogonal factor ``U V^T`` of ``grad = U S V^T``."""
+    in bfloat16 towards the orthogonal factor ``U V^T`` of ``grad = U S V^T``.
+
+    A sharded (FSDP2, DTensor) ``grad`` is gathered whole on every rank (one all-gather),
+    orthogonalised there, and this rank's shard of the result returned: the iterations
+    read the whole matrix (its norm, its Gram matrix), and each rank computing all of it
+    gives every rank the numbers of one process."""
+    if type(grad) not in PLAIN:
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        shard = cast(DTensor, grad)
+        whole = newton_schulz(shard.full_tensor(), coefficients, steps, eps)
+        return distribute_tensor(whole, shard.device_mesh, shard.placements, src_data_rank=None)
     a, b, c = coefficients
     x = grad.bfloat16()
     tall = grad.size(0) > grad.size(1)
@@ -92,7 +104,6 @@ class Muon(Optimizer):
     ``exp_avg``, ``exp_avg_sq`` (AdamW groups).
     """
 
-    sharded = False  # Newton-Schulz reads whole matrices
     hyper: ClassVar[dict[str, Param]] = {
         "lr": LR,
         "weight_decay": NONNEG,
