@@ -72,7 +72,7 @@ from lrkit.optim.hyper import (
     step_values,
 )
 from lrkit.optim.layout import CPU_BATCH, PLAIN, Buffers, TensorList, cache_batches, torch_fused_ok
-from lrkit.optim.state_dicts import check_buffers, check_state_dict
+from lrkit.optim.state_dicts import check_buffers, check_state_dict, replicate_small_buffers
 from lrkit.optim.updates import (
     add_scaled_,
     as_float,
@@ -263,29 +263,7 @@ class Optimizer(torch.optim.Optimizer):
             step = state.get("step")
             if step is not None and not isinstance(step, Tensor) and self.steps_in_state:
                 state["step"] = torch.tensor(float(step), dtype=torch.float32)
-        self._replicate_small_buffers()
-
-    def _replicate_small_buffers(self) -> None:
-        """A sharded (DTensor) parameter's buffers of another shape than its own
-        (Adafactor's factored moments) are replicated DTensors on its mesh, as
-        ``new_zeros`` makes them; a checkpoint or a full state dict hands them back as
-        plain tensors, which DTensor ops refuse to mix with DTensors."""
-        if all(type(p) in PLAIN for g in self.param_groups for p in g["params"]):
-            return
-        from torch.distributed.tensor import DTensor, Replicate
-
-        for group in self.param_groups:
-            for p in group["params"]:
-                state = self.state.get(p)
-                if type(p) in PLAIN or not state:
-                    continue
-                mesh = cast(DTensor, p).device_mesh
-                for key, shape in self._buffer_shapes(group, p).items():
-                    value = state.get(key)
-                    if shape != p.shape and type(value) in PLAIN:
-                        state[key] = DTensor.from_local(
-                            value, mesh, [Replicate()] * mesh.ndim, run_check=False
-                        )
+        replicate_small_buffers(self.param_groups, self.state, self._buffer_shapes)
 
     def _saved_scalars(self, state_dict: dict[str, Any]) -> dict[Tensor, dict[str, Tensor]]:
         """Note [scalar state]: the incoming ``scalar_state`` values as float32 CPU

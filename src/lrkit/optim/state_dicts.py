@@ -23,9 +23,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor
+
+from lrkit.optim.layout import PLAIN
 
 
 def check_state_dict(
@@ -147,6 +149,33 @@ def _one_number(value: Any) -> float | None:
     return None
 
 
+def replicate_small_buffers(
+    groups: Sequence[dict[str, Any]],
+    state: Mapping[Tensor, dict[str, Any]],
+    buffers: Callable[[dict[str, Any], Tensor], Mapping[str, Any]],
+) -> None:
+    """After a load: a sharded (DTensor) parameter's buffers of another shape than its
+    own (Adafactor's factored moments) are replicated DTensors on its mesh, as
+    ``new_zeros`` makes them; a checkpoint or a full state dict hands them back as
+    plain tensors, which DTensor ops refuse to mix with DTensors."""
+    if all(type(p) in PLAIN for g in groups for p in g["params"]):
+        return
+    from torch.distributed.tensor import DTensor, Replicate
+
+    for group in groups:
+        for p in group["params"]:
+            entry = state.get(p)
+            if type(p) in PLAIN or not entry:
+                continue
+            mesh = cast(DTensor, p).device_mesh
+            for key, shape in buffers(group, p).items():
+                value = entry.get(key)
+                if shape != p.shape and isinstance(value, Tensor) and type(value) in PLAIN:
+                    entry[key] = DTensor.from_local(
+                        value, mesh, [Replicate()] * mesh.ndim, run_check=False
+                    )
+
+
 def check_buffers(
     owner: str, params: Sequence[Tensor], states: Sequence[Mapping[str, Any]], keys: Sequence[str]
 ) -> None:
@@ -173,4 +202,4 @@ def check_buffers(
                 )
 
 
-__all__ = ["check_buffers", "check_state_dict"]
+__all__ = ["check_buffers", "check_state_dict", "replicate_small_buffers"]
