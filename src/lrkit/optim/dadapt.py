@@ -3,7 +3,8 @@ estimated, as the ``dadaptation`` package's ``DAdaptAdam`` and ``DAdaptSGD``.
 
 Both run the two-pass step of Note [distance estimation] (``optim/distance.py``).
 ``reference`` reads like the references (a host read per tensor for each sum);
-``foreach`` runs the same passes batched for the cache, its sums read once.
+``foreach`` runs the same passes batched for the cache, its sums read once;
+``fused`` runs each pass as one C++ loop on the CPU (``csrc/distance_cpu.cpp``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 Note [distance estimation] (``optim/distance.py``) is the two-pass step;
 Prodigy's sums are the numerator ``sum_k d_k dlr_k <g_k, x_0 - x_k>`` (decayed by
 ``beta3``) and ``|s|_1``. On the foreach path the sums are tensors read once at
-the end of the pass, so ``foreach`` equals ``reference`` up to rounding.
+the end of the pass, so ``foreach`` equals ``reference`` up to rounding; the fused
+path (``csrc/distance_cpu.cpp``) adds them up per row in float64.
 """
 
 from __future__ import annotations
