@@ -51,6 +51,7 @@ from torch import Tensor
 
 from lrkit.optim import fused
 from lrkit.optim.base import Optimizer, prepare_grad
+from lrkit.optim.dispatch import resolve
 from lrkit.optim.layout import PLAIN, cache_batches
 from lrkit.validation import Param
 
@@ -77,15 +78,6 @@ class DistanceEstimating(Optimizer):
         """GradScaler unscales the gradients before the step (Note [amp] in ``base``)."""
         return False
 
-    def _path(self, group: dict[str, Any]) -> str:
-        """The group's path (Note [auto fused]): ``reference``; ``fused`` with
-        ``impl="fused"``, or ``auto`` once the CPU kernels are built (for the CPU
-        tensors the kernels take, ``_fused_takes``); else ``foreach``."""
-        impl = group["impl"]
-        if impl == "reference":
-            return "reference"
-        return "fused" if impl == "fused" or (impl == "auto" and self._auto_kernels) else "foreach"
-
     def _fused_takes(
         self, group: dict[str, Any], p: Tensor, g: Tensor, state: dict[str, Any]
     ) -> bool:
@@ -96,9 +88,11 @@ class DistanceEstimating(Optimizer):
 
     def _parts(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                states: list[dict[str, Any]]) -> list[tuple[str, list[int]]]:  # fmt: skip
-        """The group's tensors by path: all on ``_path``'s, except that on the fused path
-        the tensors the kernels do not take run foreach (the sums add up either way)."""
-        path = self._path(group)
+        """The group's tensors by path: all on the one :func:`resolve` picks (what
+        ``explain()`` prints; Note [auto fused]), except that on the fused path the
+        tensors the kernels do not take (``_fused_takes``) run foreach (the sums add up
+        either way)."""
+        path = resolve(self, group, params, self.max_grad_norm is not None).name
         if path != "fused":
             return [(path, list(range(len(params))))] if params else []
         taken = [self._fused_takes(group, *row) for row in zip(params, grads, states)]
