@@ -10,11 +10,11 @@ make it compute-bound, so its "x floor" says little.
 
 For each algorithm the table prints, per implementation, the median time of
 one step (the implementations timed in turns, round after round, so that a
-machine's drift falls on all alike), its ratio to the fastest peer measured in the same run, and its
-ratio to the bytes-moved floor: the minimal bytes per parameter (each input
-read once, each output written once; ``FLOOR_BYTES``) times the parameter
-count, divided by the in-place streaming bandwidth measured at the start of
-the run (``copy_bandwidth``). Peers that are not installed are skipped.
+machine's drift falls on all alike), its ratio to the fastest peer measured in
+the same run, and its ratio to the bytes-moved floor: the minimal bytes per
+parameter (each input read once, each output written once; ``FLOOR_BYTES``)
+times the parameter count, divided by the in-place streaming bandwidth
+measured at the start of the run (``copy_bandwidth``). Peers that are not installed are skipped.
 Gradients are random, so AdamP's and SGDP's projection (which costs the
 peers more) rarely triggers.
 """
