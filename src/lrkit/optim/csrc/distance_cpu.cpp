@@ -13,8 +13,14 @@ namespace {
 
 using namespace lrkit_fused;
 
+// the (total rows, 2) sums phase 1 returns, and row r of tensor t's two of them
 at::Tensor row_sums(const Layout& l) {
   return at::zeros({l.total_rows, 2}, at::TensorOptions().dtype(at::kDouble));
+}
+
+inline void put_sums(double* S, const Layout& l, int64_t t, int64_t r, double a, double b) {
+  S[2 * (l.offset[t] + r)] = a;
+  S[2 * (l.offset[t] + r) + 1] = b;
 }
 
 void check_flat(const Tensors& p, const Tensors& x, const char* what, bool scalar_ok) {
@@ -87,8 +93,7 @@ at::Tensor prodigy_phase1(const Tensors& p, const Tensors& g, const Tensors& m,
             l1 += double(std::abs(update(j, gi)));
           }
         }
-        S[2 * (l.offset[t] + r)] = dot;
-        S[2 * (l.offset[t] + r) + 1] = l1;
+        put_sums(S, l, t, r, dot, l1);
       });
     });
   };
@@ -166,8 +171,7 @@ at::Tensor dadapt_adam_phase1(const Tensors& p, const Tensors& g, const Tensors&
           Sv[j] = si;
           l1 += double(std::abs(si));
         }
-        S[2 * (l.offset[t] + r)] = dot;
-        S[2 * (l.offset[t] + r) + 1] = l1;
+        put_sums(S, l, t, r, dot, l1);
       });
     });
   };
@@ -207,8 +211,7 @@ at::Tensor dadapt_sgd_phase1(const Tensors& p, const Tensors& g, const Tensors& 
           Sv[j] = si;
           sq += double(si) * double(si);
         }
-        S[2 * (l.offset[t] + r)] = dot;
-        S[2 * (l.offset[t] + r) + 1] = sq;
+        put_sums(S, l, t, r, dot, sq);
       });
     });
   };
