@@ -489,6 +489,30 @@ def test_complex_params_are_rejected_where_the_reference_has_no_complex_rule(nam
         cls([torch.zeros(2, dtype=torch.complex64, requires_grad=True)], **OPTIONS[name])
 
 
+COUPLED = {"prodigy": dict(decouple=False), "dadapt_adam": dict(decouple=False)}
+
+
+@pytest.mark.parametrize(("name", "impl"), IMPL_CASES)
+@pytest.mark.parametrize("extra", [{}, {"maximize": True, "max_grad_norm": 0.7}])
+def test_a_step_leaves_the_gradients_as_they_were(
+    name: str, impl: str, extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As torch.optim's: weight decay on the gradient, maximize and clipping work on
+    copies (dadaptation's DAdaptSGD adds the decay into ``p.grad``); with tiny cache
+    batches, so the foreach passes reuse their buffer across batches."""
+    from lrkit.optim import layout
+
+    monkeypatch.setattr(layout, "CPU_BATCH", 7)
+    params = make_params(5, torch.float64)
+    opt = build(name, params, impl=impl, **{**COUPLED.get(name, {}), **extra})
+    for step, row in enumerate(make_grads(5, params, 3)):
+        for p, g in zip(params, row, strict=True):
+            p.grad = g.clone()
+        opt.step()
+        for i, (p, g) in enumerate(zip(params, row, strict=True)):
+            assert torch.equal(p.grad, g), f"step {step}: grad {i} was changed"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Note [cache batches] with a tiny batch, so that tensors are split and batched."""
@@ -504,3 +528,25 @@ def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.Monk
     )
     got = run(lambda ps: build(name, ps, impl="foreach"), clone_params(params), grads)
     assert_same(got, want, torch.float64)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_group_of_mixed_dtypes_matches_the_reference(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """float32 and float64 params in one group, batched together for the cache: each
+    keeps its dtype's arithmetic (no temporary of the wrong dtype on the way)."""
+    from lrkit.optim import layout
+
+    monkeypatch.setattr(layout, "CPU_BATCH", 16)
+    params = [
+        p.to(torch.float32 if i % 2 else torch.float64).detach().requires_grad_()
+        for i, p in enumerate(make_params(6, torch.float64))
+    ]
+    grads = [[g.to(p.dtype) for g, p in zip(row, params)] for row in make_grads(6, params, 8)]
+    kw = COUPLED.get(name, {})
+    want = run(lambda ps: build(name, ps, impl="reference", **kw), clone_params(params), grads)
+    got = run(lambda ps: build(name, ps, impl="foreach", **kw), clone_params(params), grads)
+    for a, b in zip(got[-1], want[-1], strict=True):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

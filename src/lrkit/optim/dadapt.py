@@ -21,11 +21,12 @@ from lrkit.optim.distance import (
     ESTIMATE,
     SUM,
     DistanceEstimating,
+    Scratch,
     Work,
     adam_bias_correction,
+    add_decay,
     batches,
     coupled,
-    coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param, normalize
@@ -112,11 +113,8 @@ class DAdaptAdam(DistanceEstimating):
         dlr = adam_bias_correction(first, lr)
         return {"d": first["d"], "dlr": dlr, "sqrt_beta2": first["betas"][1] ** 0.5}
 
-    def _grads(
-        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-        begin: dict[str, Any],
-    ) -> list[Tensor]:  # fmt: skip
-        return coupled_decay(group, params, grads)
+    def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
+        return coupled(group)
 
     def _sums(
         self,
@@ -129,11 +127,12 @@ class DAdaptAdam(DistanceEstimating):
     ) -> tuple[float, float]:
         beta1, beta2 = group["betas"]
         dlr, b, r, eps = begin["dlr"], begin["sqrt_beta2"], group["layer_scale"], group["eps"]
+        decay = self._decay(group, begin)
         if path == "fused":  # csrc/distance_cpu.cpp
             m, v, s = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
             kernels = fused.kernels(grads[0].device)
             sums = kernels.dadapt_adam_phase1(
-                params, grads, m, v, s, coupled(group), beta1, r * dlr * (1 - beta1), beta2, b,
+                params, grads, m, v, s, decay, beta1, r * dlr * (1 - beta1), beta2, b,
                 dlr * (1 - b), eps,
             )  # fmt: skip
             dot, norm = sums.sum(0).tolist()
@@ -151,8 +150,10 @@ class DAdaptAdam(DistanceEstimating):
             return numerator, norm
         dots: list[Tensor] = []
         norms: list[Tensor] = []
+        scratch = Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
-        for gs, m, v, s in batches(grads, *buffers):  # the sums as tensors, read once
+        for raw, ps, m, v, s in batches(grads, params, *buffers):  # the sums read once
+            gs = add_decay(scratch, raw, ps, decay)
             denoms = torch._foreach_sqrt(v)
             torch._foreach_add_(denoms, eps)
             ratios = torch._foreach_div(s, denoms)
@@ -298,13 +299,8 @@ class DAdaptSGD(DistanceEstimating):
         return {"d": d, "dlr": d * lr / g0 if g0 > 0 else 0.0,
                 "decay": first["weight_decay"], "c": 1 - first["momentum"]}  # fmt: skip
 
-    def _grads(
-        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-        begin: dict[str, Any],
-    ) -> list[Tensor]:  # fmt: skip
-        if begin["decay"] == 0:
-            return grads
-        return [g.add(p, alpha=begin["decay"]) for g, p in zip(grads, params)]
+    def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
+        return float(begin["decay"])  # the first group's, for every group (as the reference)
 
     def _sums(
         self,
@@ -315,11 +311,11 @@ class DAdaptSGD(DistanceEstimating):
         begin: dict[str, Any],
         path: str,
     ) -> tuple[float, float]:
-        dlr = begin["dlr"]
+        dlr, decay = begin["dlr"], self._decay(group, begin)
         if path == "fused":  # csrc/distance_cpu.cpp
             kernels = fused.kernels(grads[0].device)
             s = [st["s"] for st in states]
-            sums = kernels.dadapt_sgd_phase1(params, grads, s, begin["decay"], dlr)
+            sums = kernels.dadapt_sgd_phase1(params, grads, s, decay, dlr)
             dot, square = sums.sum(0).tolist()
             return dlr * dot, square
         if path == "reference":
@@ -332,7 +328,9 @@ class DAdaptSGD(DistanceEstimating):
             return numerator, square
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        for gs, ss in batches(grads, [st["s"] for st in states]):
+        scratch = Scratch()
+        for raw, ps, ss in batches(grads, params, [st["s"] for st in states]):
+            gs = add_decay(scratch, raw, ps, decay)
             dots += [torch.dot(g.reshape(-1), s.reshape(-1)) for g, s in zip(gs, ss)]
             torch._foreach_add_(ss, gs, alpha=dlr)
             norms += torch._foreach_norm(ss, 2)
@@ -375,7 +373,8 @@ class DAdaptSGD(DistanceEstimating):
             return
         buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
         for ps, z, x0, s in batches(params, *buffers):
-            torch._foreach_copy_(z, torch._foreach_sub(x0, s))
+            torch._foreach_copy_(z, x0)  # z = x0 - s in place, no temporary
+            torch._foreach_sub_(z, s)
             torch._foreach_mul_(ps, 1 - c)
             torch._foreach_add_(ps, z, alpha=c)
 

@@ -10,8 +10,11 @@ passes over all groups -- the sums, then the update with the new ``d`` --
 rather than the per-group step of ``optim/base.py``. The class supplies:
 
 * ``_begin(work, lr)``: the step's scalars before any sum (``dlr``, ...);
-* ``_grads(group, params, grads, begin)``: the gradients the update reads
-  (coupled weight decay; the fused kernels add it as they read the grads);
+* ``_decay(group, begin)``: the coupled weight decay on the gradients, which
+  every pass adds as it reads them (``g + decay * p``): the reference path up
+  front, as the references do; the foreach batches into a reused buffer
+  (``Scratch``), so that no step holds a second copy of every gradient; the
+  fused kernels in their loop;
 * ``_sums(...)``: one group's terms of the sums, as floats;
 * ``_estimate(begin, sums, lr)``: the new ``d`` and the group keys to store,
   or None when there is nothing to do (all gradients zero), as the
@@ -184,9 +187,10 @@ class DistanceEstimating(Optimizer):
         for work_row in work:
             group = work_row[0]
             parts.append([(path, _subset(work_row, idx)) for path, idx in self._parts(*work_row)])
+            decay = self._decay(group, begin)
             for path, (_, ps, gs, _) in parts[-1]:
-                if path != "fused":  # the kernels add the coupled decay themselves
-                    gs[:] = self._grads(group, ps, gs, begin)
+                if path == "reference" and decay != 0:  # the others add it as they read g
+                    gs[:] = [g.add(p, alpha=decay) for g, p in zip(gs, ps)]
             if float(group["lr"]) > 0.0:
                 for path, (_, ps, gs, sts) in parts[-1]:
                     part = self._sums(group, ps, gs, sts, begin, path)
@@ -205,14 +209,9 @@ class DistanceEstimating(Optimizer):
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _grads(
-        self,
-        group: dict[str, Any],
-        params: list[Tensor],
-        grads: list[Tensor],
-        begin: dict[str, Any],
-    ) -> list[Tensor]:
-        return grads
+    def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
+        """The coupled weight decay on this group's gradients (0: none)."""
+        return 0.0
 
     def _sums(
         self,
@@ -299,10 +298,43 @@ def coupled(group: dict[str, Any]) -> float:
     return 0.0 if group["decouple"] else float(group["weight_decay"])
 
 
-def coupled_decay(group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> list[Tensor]:
-    """``g + weight_decay * p`` unless the group's decay is ``decouple``d (or 0)."""
-    decay = coupled(group)
-    return grads if decay == 0 else [g.add(p, alpha=decay) for g, p in zip(grads, params)]
+class Scratch:
+    """One buffer for the foreach passes' temporaries, reused batch after batch: on the
+    CPU a batch's temporaries then stay in cache and no step allocates a copy of every
+    gradient (elsewhere there is one batch, and the buffer is its size)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
+    def like(self, tensors: list[Tensor]) -> list[Tensor]:
+        """Contiguous views of the buffers with the shapes, dtypes and devices of
+        ``tensors``, valid until the next call."""
+        need: dict[tuple[torch.dtype, torch.device], int] = {}
+        for t in tensors:
+            need[(t.dtype, t.device)] = need.get((t.dtype, t.device), 0) + t.numel()
+        for (dtype, device), n in need.items():
+            buffer = self._buffers.get((dtype, device))
+            if buffer is None or buffer.numel() < n:
+                self._buffers[(dtype, device)] = torch.empty(n, dtype=dtype, device=device)
+        start = dict.fromkeys(need, 0)
+        views = []
+        for t in tensors:
+            key, n = (t.dtype, t.device), t.numel()
+            views.append(self._buffers[key][start[key] : start[key] + n].view(t.shape))
+            start[key] += n
+        return views
+
+
+def add_decay(
+    scratch: Scratch, grads: list[Tensor], params: list[Tensor], decay: float
+) -> list[Tensor]:
+    """One batch's ``g + decay * p`` in ``scratch`` (the grads themselves when 0)."""
+    if decay == 0 or not grads:
+        return grads
+    out = scratch.like(grads)
+    for o, g, p in zip(out, grads, params):
+        torch.add(g, p, alpha=decay, out=o)
+    return out
 
 
 def batches(*lists: list[Tensor]) -> list[list[list[Tensor]]]:
@@ -320,9 +352,10 @@ __all__ = [
     "ESTIMATE",
     "SUM",
     "DistanceEstimating",
+    "Scratch",
     "Work",
     "adam_bias_correction",
+    "add_decay",
     "batches",
     "coupled",
-    "coupled_decay",
 ]

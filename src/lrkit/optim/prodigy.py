@@ -22,11 +22,12 @@ from lrkit.optim.distance import (
     ESTIMATE,
     SUM,
     DistanceEstimating,
+    Scratch,
     Work,
     adam_bias_correction,
+    add_decay,
     batches,
     coupled,
-    coupled_decay,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.optim.layout import PLAIN
@@ -162,11 +163,8 @@ class Prodigy(DistanceEstimating):
         beta3 = first["beta3"] if first["beta3"] is not None else math.sqrt(beta2)
         return {"d": first["d"], "dlr": adam_bias_correction(first, lr), "beta3": beta3}
 
-    def _grads(
-        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-        begin: dict[str, Any],
-    ) -> list[Tensor]:  # fmt: skip
-        return coupled_decay(group, params, grads)
+    def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
+        return coupled(group)
 
     def _estimate(
         self, begin: dict[str, Any], sums: list[float], lr: float
@@ -203,18 +201,19 @@ class Prodigy(DistanceEstimating):
         d, dlr, beta3 = begin["d"], begin["dlr"], begin["beta3"]
         d0, step = group["d0"], group["slice_p"]
         scale = d if group["safeguard_warmup"] else dlr
+        decay = self._decay(group, begin)
         if path == "fused":  # csrc/distance_cpu.cpp
             m = [st["exp_avg"] for st in states] if beta1 > 0 else []
             v, s, p0 = ([st[k] for st in states] for k in ("exp_avg_sq", "s", "p0"))
             kernels = fused.kernels(params[0].device)
             sums = kernels.prodigy_phase1(
-                params, grads, m, v, s, p0, coupled(group), beta1, d * (1 - beta1), beta2,
+                params, grads, m, v, s, p0, decay, beta1, d * (1 - beta1), beta2,
                 d * d * (1 - beta2), beta3, (d / d0) * scale,
             )  # fmt: skip
             dot, total = sums.sum(0).tolist()
             return (d / d0) * dlr * dot, total
-        sliced = [g.flatten()[::step] for g in grads]
         if path == "reference":
+            sliced = [g.flatten()[::step] for g in grads]
             delta = 0.0
             for g, p, state in zip(sliced, params, states):
                 delta += (d / d0) * dlr * torch.dot(g, state["p0"] - p.flatten()[::step]).item()
@@ -228,12 +227,14 @@ class Prodigy(DistanceEstimating):
         # batch's dots and moment updates read the gradients while they are in cache
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        flat = [p.flatten()[::step] for p in params]
-        lists = [sliced, [st["p0"] for st in states], flat, [st["s"] for st in states], grads]
-        lists.append([st["exp_avg_sq"] for st in states])
+        scratch = Scratch()
+        lists = [grads, params] + [[st[k] for st in states] for k in ("p0", "s", "exp_avg_sq")]
         if beta1 > 0:
             lists.append([st["exp_avg"] for st in states])
-        for sliced_gs, p0, x, ss, gs, v, *m in batches(*lists):
+        for raw, ps, p0, ss, v, *m in batches(*lists):  # s, p0 sliced: such rows stay whole
+            gs = add_decay(scratch, raw, ps, decay)
+            sliced_gs = [g.reshape(-1)[::step] for g in gs]
+            x = [p.reshape(-1)[::step] for p in ps]
             dots += [torch.dot(a, b - c) for a, b, c in zip(sliced_gs, p0, x)]
             if m:
                 torch._foreach_mul_(m[0], beta1)
@@ -265,9 +266,10 @@ class Prodigy(DistanceEstimating):
         second = [st["exp_avg"] for st in states] if beta1 > 0 else grads
         v = [st["exp_avg_sq"] for st in states]
         wd = -decay * dlr if group["decouple"] else 0.0
+        # without m the step reads g, raw here except on the reference path
+        on_grads = self._decay(group, begin) if beta1 == 0 else 0.0
         if path == "fused":
             kernels = fused.kernels(params[0].device)
-            on_grads = coupled(group) if beta1 == 0 else 0.0  # the grads are raw here
             kernels.adam_step(
                 params, second, v, on_grads, wd, -dlr if beta1 > 0 else -dlr * d, d * eps
             )
@@ -282,7 +284,9 @@ class Prodigy(DistanceEstimating):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
-        for ps, vs, ms in batches(params, v, second):
+        scratch = Scratch()
+        for ps, vs, raw in batches(params, v, second):
+            ms = add_decay(scratch, raw, ps, on_grads)
             denoms = torch._foreach_sqrt(vs)
             torch._foreach_add_(denoms, d * eps)
             if decay != 0 and group["decouple"]:
