@@ -1,5 +1,6 @@
 """impl="fused" for Prodigy and D-Adaptation: the C++ kernels of csrc/distance_cpu.cpp
-(Note [fused cpu], Note [distance estimation])."""
+(Note [fused cpu], Note [distance estimation]). Their Triton versions run these cases
+under Triton's interpreter in tests/optim/test_fused_triton.py."""
 
 from __future__ import annotations
 
@@ -111,9 +112,10 @@ def test_tensors_the_kernels_do_not_take_run_foreach_in_the_same_step(
         assert set(paths) == set(expected) and len(paths) == 8 * len(expected)
 
 
-def test_fused_is_for_cpu_tensors_and_named_in_the_error_of_the_others() -> None:
-    assert all(c.fused_on("cpu") and not c.fused_on("cuda") for c, _ in CASES)
-    with pytest.raises(ValueError, match=r"DAdaptSGD, Lamb, Prodigy and SGDP \(lrkit's kernels"):
+def test_fused_runs_on_cpu_and_cuda_and_is_named_in_the_error_of_the_others() -> None:
+    """C++ on the CPU, Triton on CUDA (distance_triton; tests/optim/test_fused_triton.py)."""
+    assert all(c.fused_on("cpu") and c.fused_on("cuda") for c, _ in CASES)
+    with pytest.raises(ValueError, match=r"DAdaptSGD, Lamb, Prodigy and SGDP \(lrkit's kernels\)"):
         lo.RAdam([torch.zeros(2, requires_grad=True)], impl="fused")
     opt = lo.Prodigy([torch.zeros(2, requires_grad=True)], impl="fused")
     assert not opt._step_supports_amp_scaling  # GradScaler unscales before the step

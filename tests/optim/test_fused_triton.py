@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from tests.optim.test_fused_cpu import CASES
+from tests.optim.test_fused_distance import CASES as DISTANCE_CASES
 from tests.optim.trajectory import assert_same, clone_params, make_grads, run
 from tests.optim.triton_worker import STEPS
 
@@ -44,6 +45,12 @@ def test_triton_kernels_match_the_reference_under_the_interpreter() -> None:
     for r in report["results"]:
         bound = 1e-10 if r["dtype"] == "torch.float64" else 1e-5
         assert r["gap"] < bound, r
+    # Prodigy, D-Adaptation (distance_triton): both passes ran in Triton every step
+    assert len(report["distance"]) == 2 * len(DISTANCE_CASES)
+    assert report["distance_calls"] == 2 * STEPS * len(report["distance"])
+    for r in report["distance"]:
+        bound = 1e-10 if r["dtype"] == "torch.float64" else 1e-5
+        assert r["gap"] < bound and r["d_gap"] < bound, r
 
 
 def _cuda_params(dtype: torch.dtype) -> list[torch.Tensor]:
@@ -58,6 +65,23 @@ def _cuda_params(dtype: torch.dtype) -> list[torch.Tensor]:
 @pytest.mark.parametrize(("cls", "kw"), CASES, ids=lambda x: getattr(x, "__name__", ""))
 def test_cuda_fused_equals_reference(cls: type[lo.Optimizer], kw: dict, dtype: torch.dtype) -> None:
     params = _cuda_params(dtype)
+    grads = make_grads(0, params, 10, orthogonal_every=3)
+    want = run(lambda ps: cls(ps, impl="reference", **kw), clone_params(params), grads)
+    got = run(lambda ps: cls(ps, impl="fused", **kw), clone_params(params), grads)
+    assert_same(got, want, dtype)
+
+
+@needs_cuda
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize(("cls", "kw"), DISTANCE_CASES, ids=lambda x: getattr(x, "__name__", ""))
+def test_cuda_distance_kernels_equal_reference(
+    cls: type[lo.Optimizer], kw: dict, dtype: torch.dtype
+) -> None:
+    """Prodigy and D-Adaptation (distance_triton), with a param that starts at zero."""
+    params = _cuda_params(dtype)
+    with torch.no_grad():
+        params[2].zero_()  # Prodigy keeps a 0-d p0 for it
     grads = make_grads(0, params, 10, orthogonal_every=3)
     want = run(lambda ps: cls(ps, impl="reference", **kw), clone_params(params), grads)
     got = run(lambda ps: cls(ps, impl="fused", **kw), clone_params(params), grads)

@@ -14,6 +14,7 @@ import sys
 
 import torch
 from tests.optim import test_fused_cpu as fused_cpu_tests
+from tests.optim import test_fused_distance as distance_tests
 
 from lrkit.optim import fused
 from lrkit.optim.adamp import projection
@@ -30,10 +31,14 @@ def trajectory(cls: type, kw: dict, impl: str, dtype: torch.dtype) -> list[list[
     return fused_cpu_tests.trajectory(cls, kw, impl, dtype, SHAPES, CHANNELS_LAST, STEPS, 2)
 
 
+def _gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).abs().max() / b.abs().max().clamp(min=1e-30)
+
+
 def main() -> None:
     if os.environ.get("TRITON_INTERPRET") != "1":
         sys.exit("set TRITON_INTERPRET=1")
-    from lrkit.optim import fused_triton
+    from lrkit.optim import distance_triton, fused_triton
 
     fused_triton.BLOCK, fused_triton.SEGMENT = 16, 40
     calls = {"n": 0}
@@ -42,18 +47,33 @@ def main() -> None:
         calls["n"] += 1
         return fused_triton
 
+    def distance_kernels(device: torch.device) -> object:
+        calls["distance"] += 1
+        return distance_triton
+
     fused.kernels = triton_kernels  # type: ignore[assignment]
+    fused.distance_kernels = distance_kernels  # type: ignore[assignment]
+    calls["distance"] = 0
     results = []
     for cls, kw in fused_cpu_tests.CASES:
         for dtype in (torch.float64, torch.float32):
             want = trajectory(cls, kw, "reference", dtype)
             got = trajectory(cls, kw, "fused", dtype)
             gap = max(
-                float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
+                float(_gap(a, b))
                 for row_a, row_b in zip(got, want, strict=True)
                 for a, b in zip(row_a, row_b, strict=True)
             )
             results.append({"case": f"{cls.__name__}{kw}", "dtype": str(dtype), "gap": gap})
+    distance = []  # Prodigy, D-Adaptation: the last params' gap, and d's
+    for cls, kw in distance_tests.CASES:
+        for dtype in (torch.float64, torch.float32):
+            want, d_want = distance_tests.quadratic(cls, kw, "reference", dtype, STEPS, SHAPES)
+            got, d_got = distance_tests.quadratic(cls, kw, "fused", dtype, STEPS, SHAPES)
+            gap = max(float(_gap(a, b)) for a, b in zip(got[-1], want[-1], strict=True))
+            d_gap = abs(d_got - d_want) / d_want
+            distance.append({"case": f"{cls.__name__}{kw}", "dtype": str(dtype), "gap": gap,
+                             "d_gap": d_gap})  # fmt: skip
     # how many tensors the (nearly orthogonal) first gradients make AdamP project
     probe = fused_cpu_tests.make(torch.float64, SHAPES, CHANNELS_LAST)
     grads = fused_cpu_tests.make_grads_like(probe, 1, 2, CHANNELS_LAST)[0]
@@ -62,7 +82,9 @@ def main() -> None:
         for p, g in zip(probe, grads, strict=True)
         if p.dim() > 1
     )
-    print(json.dumps({"calls": calls["n"], "projected": projected, "results": results}))
+    report = {"calls": calls["n"], "projected": projected, "results": results}
+    report |= {"distance_calls": calls["distance"], "distance": distance}
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

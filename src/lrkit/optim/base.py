@@ -96,7 +96,6 @@ class Optimizer(torch.optim.Optimizer):
     supports_complex: ClassVar[bool] = False
     splittable: ClassVar[bool] = False  # elementwise update: Note [cache batches] may split tensors
     fused_kernels: ClassVar[bool] = False  # has ``_fused`` (optim/fused.py)
-    fused_devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")  # where its kernels run
     steps_in_state: ClassVar[bool] = True  # Note [step counter]
     lazy_buffers: ClassVar[bool] = False  # Note [state validation]: buffers made on first use
     scalar_state: ClassVar[tuple[str, ...]] = ()  # Note [scalar state]
@@ -223,7 +222,7 @@ class Optimizer(torch.optim.Optimizer):
         """Whether ``impl="fused"`` exists for this class on ``device`` ("cpu", "cuda"):
         lrkit's kernels (``fused_kernels``), or torch's fused CPU kernel (``_torch_kernel``)."""
         torch_kernel = cls._torch_kernel is not Optimizer._torch_kernel
-        return (cls.fused_kernels and device in cls.fused_devices) or (
+        return (cls.fused_kernels and device in ("cpu", "cuda")) or (
             torch_kernel and device == "cpu"
         )
 

@@ -4,7 +4,8 @@ estimated, as the ``dadaptation`` package's ``DAdaptAdam`` and ``DAdaptSGD``.
 Both run the two-pass step of Note [distance estimation] (``optim/distance.py``).
 ``reference`` reads like the references (a host read per tensor for each sum);
 ``foreach`` runs the same passes batched for the cache, its sums read once;
-``fused`` runs each pass as one C++ loop on the CPU (``csrc/distance_cpu.cpp``).
+``fused`` runs each pass as one C++ loop on the CPU (``csrc/distance_cpu.cpp``) or
+one multi-tensor Triton launch on CUDA (``distance_triton``).
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ class DAdaptAdam(DistanceEstimating):
         beta1, beta2 = group["betas"]
         dlr, b, r, eps = begin["dlr"], begin["sqrt_beta2"], group["layer_scale"], group["eps"]
         decay = self._decay(group, begin)
-        if path == "fused":  # csrc/distance_cpu.cpp
+        if path == "fused":  # fused.distance_kernels
             m, v, s = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
-            kernels = fused.kernels(grads[0].device)
+            kernels = fused.distance_kernels(grads[0].device)
             sums = kernels.dadapt_adam_phase1(
                 params, grads, m, v, s, decay, beta1, r * dlr * (1 - beta1), beta2, b,
                 dlr * (1 - b), eps,
@@ -197,7 +198,7 @@ class DAdaptAdam(DistanceEstimating):
         if path == "fused":
             wd = -decay * begin["dlr"] if group["decouple"] else 0.0
             m, v = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq"))
-            fused.kernels(params[0].device).adam_step(params, m, v, 0.0, wd, -1.0, eps)
+            fused.distance_kernels(params[0].device).adam_step(params, m, v, 0.0, wd, -1.0, eps)
             return
         if path == "reference":
             for p, state in zip(params, states):
@@ -312,8 +313,8 @@ class DAdaptSGD(DistanceEstimating):
         path: str,
     ) -> tuple[float, float]:
         dlr, decay = begin["dlr"], self._decay(group, begin)
-        if path == "fused":  # csrc/distance_cpu.cpp
-            kernels = fused.kernels(grads[0].device)
+        if path == "fused":  # fused.distance_kernels
+            kernels = fused.distance_kernels(grads[0].device)
             s = [st["s"] for st in states]
             sums = kernels.dadapt_sgd_phase1(params, grads, s, decay, dlr)
             dot, square = sums.sum(0).tolist()
@@ -364,7 +365,7 @@ class DAdaptSGD(DistanceEstimating):
         c = begin["c"]
         if path == "fused":
             z, x0, s = ([st[k] for st in states] for k in ("z", "x0", "s"))
-            fused.kernels(params[0].device).dadapt_sgd_phase2(params, z, x0, s, c)
+            fused.distance_kernels(params[0].device).dadapt_sgd_phase2(params, z, x0, s, c)
             return
         if path == "reference":
             for p, state in zip(params, states):

@@ -111,13 +111,11 @@ def check_fused(opt: Any, tensors: list[Tensor], classes: list[Any]) -> None:
             )
         if not opt.fused_on(device):
             classes = sorted(classes, key=lambda c: c.__name__)
-            ours = [c.__name__ for c in classes if c.fused_kernels and c.fused_on(device)]
-            cpu = [c.__name__ for c in classes if c.fused_kernels and not c.fused_on(device)]
+            ours = [c.__name__ for c in classes if c.fused_kernels]
             theirs = [c.__name__ for c in classes if c.fused_on("cpu") and not c.fused_kernels]
-            also = f", on the CPU also for {_words(cpu)}" if cpu else ""
             raise ValueError(
                 f"{owner}: `impl='fused'` is available for {_words(ours)} (lrkit's "
-                f"kernels{also}) and, on the CPU, for {_words(theirs)} (torch's); use "
+                f"kernels) and, on the CPU, for {_words(theirs)} (torch's); use "
                 "impl='auto' or 'foreach'"
             )
         if opt.fused_kernels and p.dtype not in DTYPES[device]:

@@ -73,8 +73,7 @@ class DistanceEstimating(Optimizer):
     sharded = True  # FSDP2: local passes, all-reduced sums (Note [distance estimation])
     flat_when_sharded: tuple[str, ...] = ()  # state kept in p's shape, seen flat by the passes
     sums = 2  # how many floats ``_sums`` returns
-    fused_kernels = True  # Note [fused cpu]: csrc/distance_cpu.cpp ...
-    fused_devices = ("cpu",)  # ... on the CPU only (CUDA runs foreach)
+    fused_kernels = True  # csrc/distance_cpu.cpp, distance_triton (fused.distance_kernels)
 
     @property
     def _step_supports_amp_scaling(self) -> bool:
@@ -84,10 +83,10 @@ class DistanceEstimating(Optimizer):
     def _fused_takes(
         self, group: dict[str, Any], p: Tensor, g: Tensor, state: dict[str, Any]
     ) -> bool:
-        """Whether the fused kernels take ``p`` with its grad and state (a CPU tensor in
-        float32 or float64, its grad and buffers of the same layout)."""
+        """Whether the fused kernels take ``p`` with its grad and state (``fused.takes``:
+        its grad and buffers of the same layout), on a device they run on here."""
         buffers = [v for v in state.values() if isinstance(v, Tensor)]
-        return p.device.type == "cpu" and fused.takes(p, g, *buffers)
+        return runs_fused(group, p) and fused.takes(p, g, *buffers)
 
     def _parts(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                states: list[dict[str, Any]]) -> list[tuple[str, list[int]]]:  # fmt: skip
@@ -293,6 +292,13 @@ def adam_bias_correction(group: dict[str, Any], lr: float) -> float:
     return float(group["d"] * lr * bias)
 
 
+def runs_fused(group: dict[str, Any], p: Tensor) -> bool:
+    """Whether ``p``'s device runs the kernels: the CPU, and CUDA (Triton) with
+    ``impl="fused"``; ``auto`` runs foreach on CUDA, as for every optimizer (Note
+    [auto fused])."""
+    return p.device.type == "cpu" or (p.device.type == "cuda" and group["impl"] == "fused")
+
+
 def coupled(group: dict[str, Any]) -> float:
     """The coupled weight decay on the gradients: ``weight_decay``, 0 if ``decouple``d."""
     return 0.0 if group["decouple"] else float(group["weight_decay"])
@@ -358,4 +364,5 @@ __all__ = [
     "add_decay",
     "batches",
     "coupled",
+    "runs_fused",
 ]

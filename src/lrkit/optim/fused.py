@@ -1,11 +1,12 @@
 """``impl="fused"``: which kernels run a call, and which tensors they take.
 
-lrkit's fused kernels (AdamP, SGDP, LAMB) come in two builds with one
-interface: C++ on the CPU (``fused_cpu``, Note [fused cpu]) and Triton on
-CUDA (``fused_triton``, Note [fused triton]); Prodigy's and D-Adaptation's
-(``csrc/distance_cpu.cpp``) are C++ only. The optimizers' ``_fused``
-methods and the per-tensor decisions between the two passes are shared; which
-tensors the kernels take is ``optim/layout.py``'s.
+lrkit's fused kernels come in two builds with one interface: C++ on the CPU
+(``fused_cpu``, Note [fused cpu]) and Triton on CUDA (``fused_triton``, Note
+[fused triton]) for AdamP, SGDP and LAMB; ``csrc/distance_cpu.cpp`` (in the
+same C++ extension) and ``distance_triton`` for Prodigy and D-Adaptation
+(``distance_kernels``). The optimizers' ``_fused`` methods and the per-tensor
+decisions between the two passes are shared; which tensors the kernels take
+is ``optim/layout.py``'s.
 """
 
 from __future__ import annotations
@@ -28,4 +29,22 @@ def kernels(device: torch.device) -> Any:
     return fused_cpu.kernels()
 
 
-__all__ = ["DTYPES", "kernels", "row_segments", "rows", "rows_are_blocks", "takes"]
+def distance_kernels(device: torch.device) -> Any:
+    """Prodigy's and D-Adaptation's kernels for tensors on ``device`` (Note [distance
+    estimation]): the C++ extension's on the CPU, ``distance_triton``'s on CUDA."""
+    if device.type == "cuda":
+        from lrkit.optim import distance_triton
+
+        return distance_triton
+    return kernels(device)
+
+
+__all__ = [
+    "DTYPES",
+    "distance_kernels",
+    "kernels",
+    "row_segments",
+    "rows",
+    "rows_are_blocks",
+    "takes",
+]

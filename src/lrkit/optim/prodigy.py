@@ -5,7 +5,8 @@ Note [distance estimation] (``optim/distance.py``) is the two-pass step;
 Prodigy's sums are the numerator ``sum_k d_k dlr_k <g_k, x_0 - x_k>`` (decayed by
 ``beta3``) and ``|s|_1``. On the foreach path the sums are tensors read once at
 the end of the pass, so ``foreach`` equals ``reference`` up to rounding; the fused
-path (``csrc/distance_cpu.cpp``) adds them up per row in float64.
+path (``csrc/distance_cpu.cpp``; ``distance_triton`` on CUDA) adds them up per row
+in float64.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lrkit.optim.distance import (
     add_decay,
     batches,
     coupled,
+    runs_fused,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.optim.layout import PLAIN
@@ -153,7 +155,7 @@ class Prodigy(DistanceEstimating):
             and flat
             and start
             and p0.dtype == p.dtype
-            and p.device.type == "cpu"
+            and runs_fused(group, p)
             and fused.takes(p, g, *moments)
         )
 
@@ -202,10 +204,10 @@ class Prodigy(DistanceEstimating):
         d0, step = group["d0"], group["slice_p"]
         scale = d if group["safeguard_warmup"] else dlr
         decay = self._decay(group, begin)
-        if path == "fused":  # csrc/distance_cpu.cpp
+        if path == "fused":  # fused.distance_kernels
             m = [st["exp_avg"] for st in states] if beta1 > 0 else []
             v, s, p0 = ([st[k] for st in states] for k in ("exp_avg_sq", "s", "p0"))
-            kernels = fused.kernels(params[0].device)
+            kernels = fused.distance_kernels(params[0].device)
             sums = kernels.prodigy_phase1(
                 params, grads, m, v, s, p0, decay, beta1, d * (1 - beta1), beta2,
                 d * d * (1 - beta2), beta3, (d / d0) * scale,
@@ -269,7 +271,7 @@ class Prodigy(DistanceEstimating):
         # without m the step reads g, raw here except on the reference path
         on_grads = self._decay(group, begin) if beta1 == 0 else 0.0
         if path == "fused":
-            kernels = fused.kernels(params[0].device)
+            kernels = fused.distance_kernels(params[0].device)
             kernels.adam_step(
                 params, second, v, on_grads, wd, -dlr if beta1 > 0 else -dlr * d, d * eps
             )
