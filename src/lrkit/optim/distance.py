@@ -305,9 +305,10 @@ def coupled(group: dict[str, Any]) -> float:
 
 
 class Scratch:
-    """One buffer for the foreach passes' temporaries, reused batch after batch: on the
-    CPU a batch's temporaries then stay in cache and no step allocates a copy of every
-    gradient (elsewhere there is one batch, and the buffer is its size)."""
+    """A buffer per dtype and device for the foreach passes' decayed gradients
+    (``add_decay``), reused batch after batch: on the CPU a batch's copy stays in cache
+    and no step allocates a copy of every gradient (elsewhere there is one batch, and
+    the buffer is its size)."""
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[torch.dtype, torch.device], Tensor] = {}
