@@ -29,6 +29,21 @@ from lrkit.optim.fused_triton import _base, _item, _Work
 
 
 @triton.jit
+def _grad(g_, p_, idx, mask, wd, DECAY: tl.constexpr, CT: tl.constexpr):
+    """``g + wd * p``, the coupled weight decay (``p`` is read only with ``DECAY``)."""
+    g = tl.load(g_ + idx, mask=mask, other=0.0).to(CT)
+    if DECAY:
+        g = g + wd * tl.load(p_ + idx, mask=mask, other=0.0).to(CT)
+    return g
+
+
+@triton.jit
+def _put_sums(OUT, i, a, b):  # item i's two sums
+    tl.store(OUT + 2 * i + 0, tl.sum(a, 0))
+    tl.store(OUT + 2 * i + 1, tl.sum(b, 0))
+
+
+@triton.jit
 def _prodigy1(P, G, M, V, S, X0, ZERO, IT, IS, IL, OUT, SC, MOMENT: tl.constexpr,
               DECAY: tl.constexpr, DT: tl.constexpr, CT: tl.constexpr,
               BLOCK: tl.constexpr):  # fmt: skip
@@ -63,8 +78,7 @@ def _prodigy1(P, G, M, V, S, X0, ZERO, IT, IS, IL, OUT, SC, MOMENT: tl.constexpr
         s = tl.load(s_ + idx, mask=mask, other=0.0).to(CT) * b3 + a3 * g
         tl.store(s_ + idx, s.to(DT), mask=mask)
         l1 += tl.abs(s)
-    tl.store(OUT + 2 * i + 0, tl.sum(dot, 0))
-    tl.store(OUT + 2 * i + 1, tl.sum(l1, 0))
+    _put_sums(OUT, i, dot, l1)
 
 
 @triton.jit
@@ -105,9 +119,7 @@ def _dadapt_adam1(P, G, M, V, S, IT, IS, IL, OUT, SC, DECAY: tl.constexpr, DT: t
         o = j + tl.arange(0, BLOCK)
         mask = o < n
         idx = start + o
-        g = tl.load(g_ + idx, mask=mask, other=0.0).to(CT)
-        if DECAY:
-            g = g + wd * tl.load(p_ + idx, mask=mask, other=0.0).to(CT)
+        g = _grad(g_, p_, idx, mask, wd, DECAY, CT)
         v = tl.load(v_ + idx, mask=mask, other=1.0).to(CT)
         s = tl.load(s_ + idx, mask=mask, other=0.0).to(CT)
         dot += g * (s / (tl.sqrt(v) + eps))
@@ -117,8 +129,7 @@ def _dadapt_adam1(P, G, M, V, S, IT, IS, IL, OUT, SC, DECAY: tl.constexpr, DT: t
         s = s * b + a3 * g
         tl.store(s_ + idx, s.to(DT), mask=mask)
         l1 += tl.abs(s)
-    tl.store(OUT + 2 * i + 0, tl.sum(dot, 0))
-    tl.store(OUT + 2 * i + 1, tl.sum(l1, 0))
+    _put_sums(OUT, i, dot, l1)
 
 
 @triton.jit
@@ -135,16 +146,13 @@ def _dadapt_sgd1(P, G, S, IT, IS, IL, OUT, SC, DECAY: tl.constexpr, DT: tl.const
         o = j + tl.arange(0, BLOCK)
         mask = o < n
         idx = start + o
-        g = tl.load(g_ + idx, mask=mask, other=0.0).to(CT)
-        if DECAY:
-            g = g + wd * tl.load(p_ + idx, mask=mask, other=0.0).to(CT)
+        g = _grad(g_, p_, idx, mask, wd, DECAY, CT)
         s = tl.load(s_ + idx, mask=mask, other=0.0).to(CT)
         dot += g * s
         s = s + a * g
         tl.store(s_ + idx, s.to(DT), mask=mask)
         sq += s * s
-    tl.store(OUT + 2 * i + 0, tl.sum(dot, 0))
-    tl.store(OUT + 2 * i + 1, tl.sum(sq, 0))
+    _put_sums(OUT, i, dot, sq)
 
 
 @triton.jit
