@@ -401,9 +401,7 @@ class Optimizer(torch.optim.Optimizer):
         gs = [_real(p.grad, view) for p in params]
         if path.name == "fused":
             check_buffers(type(self).__name__, params, states, keys)
-            rest = self._fused_step(
-                group, ps, gs, bufs, steps, ctx, cpu_only=group["impl"] == "auto"
-            )
+            rest = self._fused_step(group, ps, gs, bufs, steps, ctx)
             if not rest:
                 return
             ps, gs = [ps[i] for i in rest], [gs[i] for i in rest]
@@ -446,7 +444,6 @@ class Optimizer(torch.optim.Optimizer):
         bufs: dict[str, list[Tensor]],
         steps: list[float],
         ctx: StepContext,
-        cpu_only: bool = False,
     ) -> list[int]:
         """``_fused`` (optim/fused.py) on the tensors the kernels take, one call per
         device, dtype and step count; returns the indices of the others (for ``_foreach``)."""
@@ -456,8 +453,8 @@ class Optimizer(torch.optim.Optimizer):
         rest: list[int] = []
         calls: dict[tuple[torch.device, torch.dtype, float], list[int]] = {}
         for i, p in enumerate(ps):
-            cpu = p.device.type == "cpu" or not cpu_only  # auto: not the unmeasured CUDA kernels
-            if cpu and fused.takes(p, gs[i], *(bufs[k][i] for k in keys)):
+            others = (gs[i], *(bufs[k][i] for k in keys))
+            if fused.runs_on(p, group["impl"]) and fused.takes(p, *others):
                 calls.setdefault((p.device, p.dtype, steps[i] if steps else 0.0), []).append(i)
             else:
                 rest.append(i)

@@ -86,7 +86,7 @@ class DistanceEstimating(Optimizer):
         """Whether the fused kernels take ``p`` with its grad and state (``fused.takes``:
         its grad and buffers of the same layout), on a device they run on here."""
         buffers = [v for v in state.values() if isinstance(v, Tensor)]
-        return runs_fused(group, p) and fused.takes(p, g, *buffers)
+        return fused.runs_on(p, group["impl"]) and fused.takes(p, g, *buffers)
 
     def _parts(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                states: list[dict[str, Any]]) -> list[tuple[str, list[int]]]:  # fmt: skip
@@ -292,13 +292,6 @@ def adam_bias_correction(group: dict[str, Any], lr: float) -> float:
     return float(group["d"] * lr * bias)
 
 
-def runs_fused(group: dict[str, Any], p: Tensor) -> bool:
-    """Whether ``p``'s device runs the kernels: the CPU, and CUDA (Triton) with
-    ``impl="fused"``; ``auto`` runs foreach on CUDA, as for every optimizer (Note
-    [auto fused])."""
-    return p.device.type == "cpu" or (p.device.type == "cuda" and group["impl"] == "fused")
-
-
 def coupled(group: dict[str, Any]) -> float:
     """The coupled weight decay on the gradients: ``weight_decay``, 0 if ``decouple``d."""
     return 0.0 if group["decouple"] else float(group["weight_decay"])
@@ -365,5 +358,4 @@ __all__ = [
     "add_decay",
     "batches",
     "coupled",
-    "runs_fused",
 ]

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from lrkit.optim import fused_triton as ft
 from lrkit.optim.fused_triton import _base, _item, _Work
+from lrkit.optim.layout import takes
 
 
 @triton.jit
@@ -177,17 +178,19 @@ def _dadapt_sgd2(P, Z, X0, S, IT, IS, IL, SC, DT: tl.constexpr, CT: tl.constexpr
 
 def _check(p: list[Tensor], others: dict[str, list[Tensor]], flat: tuple[str, ...] = ()) -> None:
     """What the C++ kernels check (rows.h): the same count, and each operand with its
-    param's layout, dtype and device (``flat`` ones: contiguous with its size, or 0-d)."""
+    param's layout, dtype and device (``layout.takes``; ``flat`` ones: contiguous with
+    its size, or 0-d)."""
     for name, ts in others.items():
         if len(ts) != len(p):
             raise ValueError(f"lrkit fused: {name} has {len(ts)} tensors, expected {len(p)}")
         for i, (x, q) in enumerate(zip(ts, p, strict=True)):
             if name in flat:
-                ok = q.is_contiguous() and x.is_contiguous() and x.numel() == q.numel()
-                ok = (ok or (name == "p0" and x.dim() == 0)) and x.dtype == q.dtype
+                whole = q.is_contiguous() and x.is_contiguous() and x.numel() == q.numel()
+                ok = (whole or (name == "p0" and x.dim() == 0)) and x.dtype == q.dtype
+                ok = ok and x.device == q.device
             else:
-                ok = x.shape == q.shape and x.stride() == q.stride() and x.dtype == q.dtype
-            if not ok or x.device != q.device:
+                ok = takes(q, x)
+            if not ok:
                 raise ValueError(
                     f"lrkit fused: {name}[{i}] must have its param's layout, dtype and device"
                 )

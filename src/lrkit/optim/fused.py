@@ -29,6 +29,13 @@ def kernels(device: torch.device) -> Any:
     return fused_cpu.kernels()
 
 
+def runs_on(p: torch.Tensor, impl: str) -> bool:
+    """Whether lrkit's kernels run ``p`` for a group's ``impl`` (Note [auto fused]): on
+    the CPU, and on CUDA (Triton) only with ``impl="fused"``: ``auto`` leaves the
+    CUDA kernels, not yet timed on a GPU, alone."""
+    return p.device.type == "cpu" or impl == "fused"
+
+
 def distance_kernels(device: torch.device) -> Any:
     """Prodigy's and D-Adaptation's kernels for tensors on ``device`` (Note [distance
     estimation]): the C++ extension's on the CPU, ``distance_triton``'s on CUDA."""
@@ -46,5 +53,6 @@ __all__ = [
     "row_segments",
     "rows",
     "rows_are_blocks",
+    "runs_on",
     "takes",
 ]

@@ -29,7 +29,6 @@ from lrkit.optim.distance import (
     add_decay,
     batches,
     coupled,
-    runs_fused,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.optim.layout import PLAIN
@@ -155,7 +154,7 @@ class Prodigy(DistanceEstimating):
             and flat
             and start
             and p0.dtype == p.dtype
-            and runs_fused(group, p)
+            and fused.runs_on(p, group["impl"])
             and fused.takes(p, g, *moments)
         )
 
