@@ -513,6 +513,41 @@ def test_a_step_leaves_the_gradients_as_they_were(
             assert torch.equal(p.grad, g), f"step {step}: grad {i} was changed"
 
 
+@pytest.mark.parametrize("impl", ["reference", "foreach", "auto"])  # fused: float32/64 on CPU
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_a_grad_scale_leaves_half_precision_gradients_in_their_dtype(
+    name: str, impl: str, dtype: torch.dtype
+) -> None:
+    """Note [amp]: GradScaler's scale is a float32 tensor; a 0-d bfloat16 or float16
+    gradient times it stays in its dtype (type promotion alone would make it float32,
+    which the step's ops refuse), and gradients scaled by 1024 with that scale give the
+    unscaled steps exactly (under ``auto`` the factor can send a step from torch's fused
+    kernel to foreach, which rounds half precision otherwise: the dtype is checked). NaN
+    counts as equal: Prodigy's ``d^2``-scaled moments underflow float16, as prodigyopt's
+    do."""
+
+    def trajectory(scale: float | None) -> list[torch.Tensor]:
+        gen = torch.Generator().manual_seed(0)
+        shapes = [(), (3,), (2, 3)]
+        params = [torch.randn(s, generator=gen).to(dtype).requires_grad_() for s in shapes]
+        opt = build(name, params, impl=impl)
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen).to(dtype) * (scale or 1.0)
+            if scale is not None:  # as scaler.step(opt) sets them
+                opt.grad_scale = torch.tensor(scale)
+                opt.found_inf = torch.tensor(0.0)
+            opt.step()
+        return params
+
+    want, got = trajectory(None), trajectory(1024.0)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == dtype
+        if impl != "auto":
+            torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Note [cache batches] with a tiny batch, so that tensors are split and batched."""

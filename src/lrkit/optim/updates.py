@@ -32,16 +32,20 @@ def global_norm(grads: TensorList) -> Tensor:
 
 
 def prepare_grad(grad: Tensor, maximize: bool, coef: Tensor | None) -> Tensor:
-    """The ``g`` of Note [gradients] for one tensor (a new tensor when it differs)."""
+    """The ``g`` of Note [gradients] for one tensor (a new tensor when it differs), in the
+    gradient's dtype: the coefficient (float32 under GradScaler) is cast to it, as type
+    promotion casts it for a tensor of any other shape, so a 0-d half-precision ``g``
+    stays in its dtype."""
     if coef is not None:
-        return grad * (-coef.to(grad.device) if maximize else coef.to(grad.device))
+        c = coef.to(grad.device, grad.dtype)
+        return grad * (-c if maximize else c)
     return -grad if maximize else grad
 
 
 def prepare_grads(grads: TensorList, maximize: bool, coef: Tensor | None) -> TensorList:
     """:func:`prepare_grad` for a list of tensors on one device."""
-    if coef is not None:
-        c = coef.to(grads[0].device)
+    if coef is not None:  # one device and dtype; cast as in prepare_grad
+        c = coef.to(grads[0].device, grads[0].dtype)
         return torch._foreach_mul(grads, -c if maximize else c)
     return torch._foreach_neg(grads) if maximize else grads
 
