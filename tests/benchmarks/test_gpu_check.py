@@ -19,6 +19,8 @@ import gpu_check
 
 def _main(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
     code = gpu_check.main(["--device", "cpu", "--smoke", "--out", str(tmp_path), *args])
+    tiny = torch.tensor(1e-310, dtype=torch.float64)  # a subnormal: flushing was put back
+    assert tiny * 1.0 != 0
     return code, json.loads((tmp_path / "gpu_check.json").read_text())
 
 
