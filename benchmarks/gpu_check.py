@@ -23,11 +23,11 @@ the step's time against the bytes floor and the peers, in one table.
 3. Timing: the median step of each lrkit path and each installed peer, at ResNet-50's
    shapes (161 tensors, 25.6M) and at a GPT-style 1.3B-parameter fp32 model (24
    layers of width 2048, a 50257-token embedding; Muon: its hidden matrices), with
-   CUDA kernel launches per step (at ResNet-50's shapes). With ``adamw`` comes
-   ``adamw+clip``: lrkit's AdamW with ``max_grad_norm=1.0`` against
-   ``clip_grad_norm_`` and torch's fused AdamW (floor: 4 B more per param). ResNet-50
-   interleaves the implementations round by
-   round (``optim_step.time_steps``); at 1.3B one optimizer lives at a time.
+   CUDA kernel launches per step (one more step of the timed optimizer, profiled).
+   With ``adamw`` comes ``adamw+clip``: lrkit's AdamW with ``max_grad_norm=1.0``
+   against ``clip_grad_norm_`` and torch's fused AdamW (floor: 4 B more per param).
+   ResNet-50 interleaves the implementations round by round
+   (``optim_step.time_ready``); at 1.3B one optimizer lives at a time.
 4. ``gpu_check.md`` (the tables) and ``gpu_check.json`` under ``--out``.
 
 Each section stops at ``--budget`` seconds and names what it skipped, so the tables
@@ -41,7 +41,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import sys
 import time
 import traceback
@@ -196,37 +195,32 @@ def launches(opt: Any, device: str) -> int | None:
     return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
 
 
-def time_one_at_a_time(
+def time_and_count(
     makers: dict[str, Callable[..., Any]], shapes: list[tuple[int, ...]], steps: int,
-    repeat: int, device: str,
-) -> dict[str, float]:  # fmt: skip
-    """The median step of each maker, one optimizer alive at a time on one set of params
-    and grads drawn on the device (a large model: drawing them on the host per
-    implementation, as ``optim_step.ready`` does, would take longer than the timing)."""
+    repeat: int, device: str, large: bool,
+) -> tuple[dict[str, float], dict[str, int | None]]:  # fmt: skip
+    """The median step of each maker (``optim_step.time_ready``) and its launches per
+    step, counted on the optimizers that were timed. Small models: all made first and
+    timed in interleaved rounds (``optim_step.ready``). ``large``: one optimizer alive at
+    a time, on one set of params and grads drawn on the device (drawing them on the host
+    per implementation, as ``ready`` does, would take longer than the timing)."""
+    if not large:
+        opts = {label: optim_step.ready(maker, shapes, device) for label, maker in makers.items()}
+        times = optim_step.time_ready(opts, steps, repeat, device)
+        return times, {label: launches(opt, device) for label, opt in opts.items()}
     gen = torch.Generator(device).manual_seed(0)
     params = [torch.randn(s, generator=gen, device=device).requires_grad_() for s in shapes]
     for p in params:
         p.grad = torch.randn(p.shape, generator=gen, device=device) * 1e-2
-    out = {}
+    times, counts = {}, {}
     for label, maker in makers.items():
-        opt = maker(params)
-        if callable(getattr(opt, "train", None)):
-            opt.train()
-        for _ in range(2):
-            opt.step()
-        times = []
-        for _ in range(repeat):
-            optim_step.sync(device)
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                opt.step()
-            optim_step.sync(device)
-            times.append((time.perf_counter() - t0) / steps)
-        out[label] = statistics.median(times)
+        opt = optim_step.warmed(maker(params))
+        times |= optim_step.time_ready({label: opt}, steps, repeat, device)
+        counts[label] = launches(opt, device)
         del opt
         if device == "cuda":
             torch.cuda.empty_cache()
-    return out
+    return times, counts
 
 
 class ClipThenAdamW:
@@ -279,10 +273,9 @@ def run_timing(args: argparse.Namespace, bandwidth: float, deadline: float) -> l
                 else:
                     ours, peers = optim_step.candidates(name, args.device)
                 makers = {**ours, **{n: m for n, m in peers.items() if m}}
-                if model == "resnet50":
-                    times = optim_step.time_steps(makers, own, args.steps, args.repeat, args.device)
-                else:
-                    times = time_one_at_a_time(makers, own, args.steps, args.repeat, args.device)
+                times, counts = time_and_count(
+                    makers, own, args.steps, args.repeat, args.device, model != "resnet50"
+                )
                 per_param = (
                     optim_step.FLOOR_BYTES["adamw"] + CLIP_BYTES
                     if name == CLIP
@@ -290,13 +283,9 @@ def run_timing(args: argparse.Namespace, bandwidth: float, deadline: float) -> l
                 )
                 floor = per_param * numel / bandwidth
                 best = min((t for n, t in times.items() if n not in ours), default=float("nan"))
-                counts = {}
-                for label, maker in makers.items():
-                    if args.device == "cuda" and model == "resnet50":
-                        counts[label] = launches(optim_step.ready(maker, own, "cuda"), "cuda")
                 impls = {
                     label: {"ms": t * 1e3, "x_floor": t / floor, "x_best_peer": t / best,
-                            "launches": counts.get(label), "peer": label not in ours}
+                            "launches": counts[label], "peer": label not in ours}
                     for label, t in times.items()
                 }  # fmt: skip
                 rows.append({**row, "floor_ms": floor * 1e3, "impls": impls, "status": "ok"})

@@ -198,7 +198,11 @@ def ready(make: Factory, shapes: list[tuple[int, ...]], device: str = "cpu") -> 
     params = [torch.randn(s, generator=gen).to(device).requires_grad_() for s in shapes]
     for p in params:
         p.grad = (torch.randn(p.shape, generator=gen) * 1e-2).to(device)
-    opt = make(params)
+    return warmed(make(params))
+
+
+def warmed(opt: Any) -> Any:
+    """``opt`` in train mode (schedule-free), after two steps."""
     train = getattr(opt, "train", None)
     if callable(train):
         train()
@@ -214,10 +218,17 @@ def time_steps(
     repeat: int,
     device: str = "cpu",
 ) -> dict[str, float]:
-    """The median time of one step for each of ``makers``, interleaved: every round
-    times each optimizer once (in a rotating order), so that a machine's drift over the
-    run falls on all of them alike instead of on whichever ran last."""
+    """The median time of one step for each of ``makers`` (:func:`time_ready`)."""
     opts = {name: ready(make, shapes, device) for name, make in makers.items()}
+    return time_ready(opts, steps, repeat, device)
+
+
+def time_ready(
+    opts: dict[str, Any], steps: int, repeat: int, device: str = "cpu"
+) -> dict[str, float]:
+    """The median time of one step of each of ``opts`` (made and warmed up), interleaved:
+    every round times each optimizer once (in a rotating order), so that a machine's drift
+    over the run falls on all of them alike instead of on whichever ran last."""
     times: dict[str, list[float]] = {name: [] for name in opts}
     names = list(opts)
     for r in range(repeat):
