@@ -147,3 +147,24 @@ def test_the_fused_kernels_refuse_a_buffer_of_another_shape() -> None:
     p = torch.zeros(10, dtype=torch.float32)
     assert fused.takes(p, torch.zeros(10))
     assert not fused.takes(p, torch.zeros(5))
+
+
+DISTANCE = ["prodigy", "dadapt_adam", "dadapt_sgd"]
+
+
+@pytest.mark.parametrize("name", DISTANCE)
+@pytest.mark.parametrize("impl", ["reference", "foreach"])
+def test_a_buffer_edited_by_hand_is_named_before_the_step_writes(name: str, impl: str) -> None:
+    """The foreach passes write through scratch buffers with ``out=``, which would resize
+    a wrong buffer instead of refusing it: every buffer is checked before any pass."""
+    first, opt = _trained(name, impl=impl, size=4096)
+    for key in _buffer_keys(opt, first):
+        p, opt = _trained(name, impl=impl, size=4096)
+        opt.state[p][key] = torch.zeros(5, dtype=torch.float64)
+        before = {k: v.clone() for k, v in opt.state[p].items() if isinstance(v, torch.Tensor)}
+        x = p.detach().clone()
+        p.grad = torch.randn_like(p)
+        with pytest.raises(ValueError, match=rf"state '{key}' .* has 5 elements; it needs "):
+            opt.step()
+        assert torch.equal(p.detach(), x)
+        assert all(torch.equal(v, opt.state[p][k]) for k, v in before.items())

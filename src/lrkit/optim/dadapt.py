@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from lrkit.optim import fused
-from lrkit.optim.base import register
+from lrkit.optim.base import foreach_axpby_, register
 from lrkit.optim.distance import (
     ESTIMATE,
     SUM,
@@ -151,20 +151,21 @@ class DAdaptAdam(DistanceEstimating):
             return numerator, norm
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        scratch = Scratch()
+        scratch, scratch_ratios = Scratch(), Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
         for raw, ps, m, v, s in batches(grads, params, *buffers):  # the sums read once
             gs = add_decay(scratch, raw, ps, decay)
-            denoms = torch._foreach_sqrt(v)
-            torch._foreach_add_(denoms, eps)
-            ratios = torch._foreach_div(s, denoms)
+            ratios = scratch_ratios.like(gs)  # s / (sqrt(v) + eps), in place
+            for q, vt in zip(ratios, v):
+                torch.sqrt(vt, out=q)
+            torch._foreach_add_(ratios, eps)
+            for q, st in zip(ratios, s):
+                torch.div(st, q, out=q)
             dots += [torch.dot(g.reshape(-1), q.reshape(-1)) for g, q in zip(gs, ratios)]
-            torch._foreach_mul_(m, beta1)
-            torch._foreach_add_(m, gs, alpha=r * dlr * (1 - beta1))
+            foreach_axpby_(m, gs, beta1, r * dlr * (1 - beta1))
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=1 - beta2)
-            torch._foreach_mul_(s, b)
-            torch._foreach_add_(s, gs, alpha=dlr * (1 - b))
+            foreach_axpby_(s, gs, b, dlr * (1 - b))
             norms += [t.abs().sum() for t in s]  # as Prodigy's: faster than an L1 norm
         dot, norm = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         return r * dlr * dot, r * norm
@@ -328,16 +329,14 @@ class DAdaptSGD(DistanceEstimating):
                 square += (s * s).sum().item()
             return numerator, square
         dots: list[Tensor] = []
-        norms: list[Tensor] = []
+        squares: list[Tensor] = []
         scratch = Scratch()
         for raw, ps, ss in batches(grads, params, [st["s"] for st in states]):
             gs = add_decay(scratch, raw, ps, decay)
             dots += [torch.dot(g.reshape(-1), s.reshape(-1)) for g, s in zip(gs, ss)]
             torch._foreach_add_(ss, gs, alpha=dlr)
-            norms += torch._foreach_norm(ss, 2)
-        dot, square = torch.stack(
-            [torch.stack(dots).sum(), torch.stack(norms).square().sum()]
-        ).tolist()
+            squares += [torch.dot(s.reshape(-1), s.reshape(-1)) for s in ss]  # 2x a 2-norm
+        dot, square = torch.stack([torch.stack(dots).sum(), torch.stack(squares).sum()]).tolist()
         return dlr * dot, square
 
     def _estimate(
@@ -374,10 +373,9 @@ class DAdaptSGD(DistanceEstimating):
             return
         buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
         for ps, z, x0, s in batches(params, *buffers):
-            torch._foreach_copy_(z, x0)  # z = x0 - s in place, no temporary
-            torch._foreach_sub_(z, s)
-            torch._foreach_mul_(ps, 1 - c)
-            torch._foreach_add_(ps, z, alpha=c)
+            for zt, start, st in zip(z, x0, s):  # z = x0 - s, no temporary, one pass
+                torch.sub(start, st, out=zt)
+            foreach_axpby_(ps, z, 1 - c, c)
 
 
 __all__ = ["DAdaptAdam", "DAdaptSGD"]

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from lrkit.optim import fused
-from lrkit.optim.base import register
+from lrkit.optim.base import foreach_axpby_, register
 from lrkit.optim.distance import (
     ESTIMATE,
     SUM,
@@ -228,7 +228,7 @@ class Prodigy(DistanceEstimating):
         # batch's dots and moment updates read the gradients while they are in cache
         dots: list[Tensor] = []
         norms: list[Tensor] = []
-        scratch = Scratch()
+        scratch, scratch_s = Scratch(), Scratch()
         lists = [grads, params] + [[st[k] for st in states] for k in ("p0", "s", "exp_avg_sq")]
         if beta1 > 0:
             lists.append([st["exp_avg"] for st in states])
@@ -236,15 +236,18 @@ class Prodigy(DistanceEstimating):
             gs = add_decay(scratch, raw, ps, decay)
             sliced_gs = [g.reshape(-1)[::step] for g in gs]
             x = [p.reshape(-1)[::step] for p in ps]
-            dots += [torch.dot(a, b - c) for a, b, c in zip(sliced_gs, p0, x)]
+            tmp = scratch_s.like(x)  # p0 - x, then |s|: no allocation per tensor
+            for t, start, now in zip(tmp, p0, x):  # p0: a 0-d zero for a zero p
+                torch.sub(start.reshape(-1), now, out=t)
+            dots += [torch.dot(a, t) for a, t in zip(sliced_gs, tmp)]
             if m:
-                torch._foreach_mul_(m[0], beta1)
-                torch._foreach_add_(m[0], gs, alpha=d * (1 - beta1))
+                foreach_axpby_(m[0], gs, beta1, d * (1 - beta1))
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=d * d * (1 - beta2))
-            torch._foreach_mul_(ss, beta3)
-            torch._foreach_add_(ss, sliced_gs, alpha=(d / d0) * scale)
-            norms += [t.abs().sum() for t in ss]  # 3x faster than an L1 norm on the CPU
+            foreach_axpby_(ss, sliced_gs, beta3, (d / d0) * scale)
+            for t, st in zip(tmp, ss):
+                torch.abs(st.reshape(-1), out=t)
+            norms += [t.sum() for t in tmp]  # 3x faster than an L1 norm on the CPU
         sums = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         delta, total = (d / d0) * dlr * sums[0], sums[1]
         return delta, total
@@ -285,10 +288,12 @@ class Prodigy(DistanceEstimating):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
-        scratch = Scratch()
+        scratch, scratch_denoms = Scratch(), Scratch()
         for ps, vs, raw in batches(params, v, second):
             ms = add_decay(scratch, raw, ps, on_grads)
-            denoms = torch._foreach_sqrt(vs)
+            denoms = scratch_denoms.like(ps)  # sqrt(v) + d eps, in a reused buffer
+            for q, vt in zip(denoms, vs):
+                torch.sqrt(vt, out=q)
             torch._foreach_add_(denoms, d * eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * dlr)

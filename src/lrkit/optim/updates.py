@@ -66,6 +66,39 @@ def foreach_add_scaled_(params: TensorList, xs: TensorList, scale: float | Tenso
         torch._foreach_add_(params, xs, alpha=scale)
 
 
+def axpby_(y: Tensor, x: Tensor, a: float, b: float, one: Tensor | None = None) -> None:
+    """``y <- a * y + b * x`` in place, in one pass over memory where it can.
+
+    ``mul_`` then ``add_`` streams ``y`` twice. ``addr_`` computes ``beta * self +
+    alpha * vec1 * vec2`` elementwise, so with ``self`` a column view of a contiguous
+    ``y``, ``vec1 = x`` flat and ``vec2 = [1]`` it is this update in one pass (3 reads
+    and writes per element instead of 5), with the same two products and one sum (a
+    fused multiply-add may round the last bit apart). ``a == 0`` keeps ``mul_``'s
+    NaN propagation, which ``addr_`` skips at ``beta=0``. ``one``: a reusable ``[1]``.
+    """
+    if a == 0 or not y.is_contiguous() or y.numel() != x.numel() or y.dtype != x.dtype:
+        y.mul_(a).add_(x, alpha=b)
+        return
+    if one is None:
+        one = y.new_ones(1)
+    y.view(-1, 1).addr_(x.reshape(-1), one, beta=a, alpha=b)
+
+
+def foreach_axpby_(ys: TensorList, xs: TensorList, a: float, b: float) -> None:
+    """:func:`axpby_` for lists: per tensor on the CPU, where each op runs in turn
+    anyway; the two foreach ops elsewhere (one launch each on a GPU, not one per
+    tensor)."""
+    if not ys:
+        return
+    if ys[0].device.type != "cpu":
+        torch._foreach_mul_(ys, a)
+        torch._foreach_add_(ys, xs, alpha=b)
+        return
+    one = ys[0].new_ones(1)
+    for y, x in zip(ys, xs):
+        axpby_(y, x, a, b, one)
+
+
 def foreach_square_average_(v: TensorList, grads: TensorList, beta2: float) -> None:
     """Adam's second moment for lists: ``v <- beta2 * v + (1 - beta2) * g^2``."""
     torch._foreach_mul_(v, beta2)
@@ -104,7 +137,9 @@ def as_float(x: float | Tensor) -> float:
 __all__ = [
     "add_scaled_",
     "as_float",
+    "axpby_",
     "foreach_add_scaled_",
+    "foreach_axpby_",
     "foreach_square_average_",
     "foreach_weight_decay_",
     "global_norm",

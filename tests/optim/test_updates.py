@@ -1,0 +1,66 @@
+"""The shared arithmetic of ``optim/updates.py``: ``axpby_`` against ``mul_`` then
+``add_``, in place, and where it keeps their semantics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lrkit.optim.updates import axpby_, foreach_axpby_
+
+
+def _two_pass(y: torch.Tensor, x: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    return y.clone().mul_(a).add_(x, alpha=b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (4097,), (5, 3), (2, 3, 4, 5)])
+def test_axpby_is_a_times_y_plus_b_times_x_in_place(dtype: torch.dtype, shape: tuple) -> None:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(shape, generator=gen).to(dtype)
+    x = torch.randn(shape, generator=gen).to(dtype)
+    want = _two_pass(y, x, 0.9, 0.37)
+    ptr = y.data_ptr()
+    axpby_(y, x, 0.9, 0.37)
+    assert y.data_ptr() == ptr and y.shape == torch.Size(shape) and y.dtype == dtype
+    # the same two products and one sum; a fused multiply-add may round the last bit
+    ulp = torch.finfo(dtype).eps
+    torch.testing.assert_close(y, want, rtol=2 * ulp, atol=2 * ulp)
+
+
+def test_axpby_takes_a_strided_x_and_falls_back_for_a_strided_y() -> None:
+    gen = torch.Generator().manual_seed(1)
+    y = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+    x = torch.randn(4, 3, dtype=torch.float64, generator=gen).t()  # strided
+    want = _two_pass(y, x, 0.5, -2.0)
+    axpby_(y, x, 0.5, -2.0)
+    torch.testing.assert_close(y, want, rtol=1e-15, atol=1e-15)
+    yt = torch.randn(4, 3, dtype=torch.float64, generator=gen).t()  # no flat view
+    want = _two_pass(yt, x, 0.5, -2.0)
+    axpby_(yt, x, 0.5, -2.0)
+    assert torch.equal(yt, want)  # mul_ then add_ exactly
+
+
+def test_axpby_with_a_zero_keeps_the_nan_of_y_as_mul_does() -> None:
+    y = torch.tensor([float("nan"), 1.0])
+    axpby_(y, torch.ones(2), 0.0, 2.0)  # addr_ would drop self at beta=0
+    assert y[0].isnan() and y[1] == 2.0
+
+
+def test_axpby_of_mixed_dtypes_is_mul_then_add() -> None:
+    y = torch.randn(6, dtype=torch.float64)
+    x = torch.randn(6, dtype=torch.float32)
+    want = _two_pass(y, x, 0.25, 3.0)
+    axpby_(y, x, 0.25, 3.0)
+    assert torch.equal(y, want) and y.dtype == torch.float64
+
+
+def test_foreach_axpby_updates_every_tensor_of_the_list() -> None:
+    gen = torch.Generator().manual_seed(2)
+    ys = [torch.randn(s, dtype=torch.float64, generator=gen) for s in [(3,), (), (2, 5)]]
+    xs = [torch.randn(y.shape, dtype=torch.float64, generator=gen) for y in ys]
+    want = [_two_pass(y, x, 0.99, 0.01) for y, x in zip(ys, xs)]
+    foreach_axpby_(ys, xs, 0.99, 0.01)
+    for y, w in zip(ys, want):
+        torch.testing.assert_close(y, w, rtol=1e-15, atol=1e-15)
+    foreach_axpby_([], [], 0.5, 0.5)  # an empty list: nothing to do
