@@ -79,7 +79,7 @@ def axpby_(y: Tensor, x: Tensor, a: float, b: float, one: Tensor | None = None) 
     if a == 0 or not y.is_contiguous() or y.numel() != x.numel() or y.dtype != x.dtype:
         y.mul_(a).add_(x, alpha=b)
         return
-    if one is None:
+    if one is None or one.dtype != y.dtype or one.device != y.device:
         one = y.new_ones(1)
     y.view(-1, 1).addr_(x.reshape(-1), one, beta=a, alpha=b)
 
