@@ -11,7 +11,9 @@ make it compute-bound, so its "x floor" says little.
 For each algorithm the table prints, per implementation, the median time of
 one step (the implementations timed in turns, round after round, so that a
 machine's drift falls on all alike), its ratio to the fastest peer measured in
-the same run, and its ratio to the bytes-moved floor: the minimal bytes per
+the same run ("x best peer", of the medians; "paired": the median of the
+ratios round by round, steadier where the machine's speed drifts between
+rounds), and its ratio to the bytes-moved floor: the minimal bytes per
 parameter (each input read once, each output written once; ``FLOOR_BYTES``)
 times the parameter count, divided by the in-place streaming bandwidth
 measured at the start of the run (``copy_bandwidth``). Peers that are not installed are skipped.
@@ -217,18 +219,34 @@ def time_steps(
     steps: int,
     repeat: int,
     device: str = "cpu",
-) -> dict[str, float]:
-    """The median time of one step for each of ``makers`` (:func:`time_ready`)."""
+) -> dict[str, list[float]]:
+    """The time of one step of each of ``makers`` in each round (:func:`time_rounds`)."""
     opts = {name: ready(make, shapes, device) for name, make in makers.items()}
-    return time_ready(opts, steps, repeat, device)
+    return time_rounds(opts, steps, repeat, device)
 
 
 def time_ready(
     opts: dict[str, Any], steps: int, repeat: int, device: str = "cpu"
 ) -> dict[str, float]:
-    """The median time of one step of each of ``opts`` (made and warmed up), interleaved:
-    every round times each optimizer once (in a rotating order), so that a machine's drift
-    over the run falls on all of them alike instead of on whichever ran last."""
+    """The median time of one step of each of ``opts`` (:func:`time_rounds`)."""
+    rounds = time_rounds(opts, steps, repeat, device)
+    return {name: statistics.median(ts) for name, ts in rounds.items()}
+
+
+def paired_ratio(rounds: dict[str, list[float]], name: str, peer: str) -> float:
+    """The median over rounds of ``name``'s time over ``peer``'s in the same round: on a
+    machine whose speed drifts between rounds (a shared VM), steadier than the ratio of
+    the two medians."""
+    return statistics.median(a / b for a, b in zip(rounds[name], rounds[peer], strict=True))
+
+
+def time_rounds(
+    opts: dict[str, Any], steps: int, repeat: int, device: str = "cpu"
+) -> dict[str, list[float]]:
+    """The time of one step of each of ``opts`` (made and warmed up) in each of ``repeat``
+    rounds, interleaved: every round times each optimizer once (in a rotating order), so
+    that a machine's drift over the run falls on all of them alike instead of on
+    whichever ran last."""
     times: dict[str, list[float]] = {name: [] for name in opts}
     names = list(opts)
     for r in range(repeat):
@@ -239,7 +257,7 @@ def time_ready(
                 opts[name].step()
             sync(device)
             times[name].append((time.perf_counter() - t0) / steps)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,18 +285,25 @@ def main(argv: list[str] | None = None) -> None:
         f"stream bandwidth {bandwidth / 1e9:.1f} GB/s"
     )
     print(
-        f"{'algorithm':20} {'implementation':28} {'ms/step':>9} {'x best peer':>12} {'x floor':>8}"
+        f"{'algorithm':20} {'implementation':28} {'ms/step':>9} {'x best peer':>12} "
+        f"{'paired':>7} {'x floor':>8}"
     )
     for name in args.only:
         ours, peers = candidates(name, args.device)
         own = SHAPES[name]() if name in SHAPES else shapes
         floor = FLOOR_BYTES[name] * sum(torch.Size(s).numel() for s in own) / bandwidth
         makers = {**ours, **{n: m for n, m in peers.items() if m}}
-        rows = time_steps(makers, own, args.steps, args.repeat, args.device)
-        peer_times = [t for n, t in rows.items() if n not in ours]
-        best = min(peer_times) if peer_times else float("nan")
+        rounds = time_steps(makers, own, args.steps, args.repeat, args.device)
+        rows = {n: statistics.median(ts) for n, ts in rounds.items()}
+        peer_rows = {n: t for n, t in rows.items() if n not in ours}
+        best_peer = min(peer_rows, key=peer_rows.__getitem__) if peer_rows else None
+        best = peer_rows[best_peer] if best_peer else float("nan")
         for impl, t in rows.items():
-            print(f"{name:20} {impl:28} {t * 1e3:9.1f} {t / best:12.2f} {t / floor:8.1f}")
+            paired = paired_ratio(rounds, impl, best_peer) if best_peer else float("nan")
+            print(
+                f"{name:20} {impl:28} {t * 1e3:9.1f} {t / best:12.2f} {paired:7.2f} "
+                f"{t / floor:8.1f}"
+            )
 
 
 if __name__ == "__main__":
