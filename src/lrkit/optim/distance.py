@@ -56,6 +56,7 @@ from lrkit.optim import fused
 from lrkit.optim.base import Optimizer, prepare_grad
 from lrkit.optim.dispatch import resolve
 from lrkit.optim.layout import PLAIN, cache_batches
+from lrkit.optim.state_dicts import check_buffer_sizes
 from lrkit.validation import Param
 
 # the estimate's group keys, which a state dict restores (checked as hyperparameters)
@@ -180,8 +181,8 @@ class DistanceEstimating(Optimizer):
                     state.update(self._init_state(p, group))
             work.append((group, params, grads, states))
         work, shared = _local_work(work, self.flat_when_sharded)
-        for group, params, _, states in work:
-            self._check_sizes(group, params, states)
+        for group, params, _, states in work:  # state edited by hand: before any pass
+            check_buffer_sizes(owner, group, params, states, self._buffer_shapes)
         begin = self._begin(work, lr)
         total = [0.0] * self.sums
         parts: list[list[tuple[str, Work]]] = []
@@ -206,22 +207,6 @@ class DistanceEstimating(Optimizer):
         for view, state in shared:  # the step counters the passes advanced on the views
             state.update({k: v for k, v in view.items() if not isinstance(v, Tensor)})
         return loss
-
-    def _check_sizes(
-        self, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]]
-    ) -> None:
-        """Note [state validation] for a state edited by hand (a loaded one is checked on
-        load): a ``ValueError`` naming a buffer whose element count is not the one its
-        parameter needs, before any pass writes; the foreach passes write into scratch
-        buffers sized from the parameters with ``out=``, which would resize a wrong one."""
-        for p, state in zip(params, states):
-            for key, shape in self._buffer_shapes(group, p).items():
-                b = state.get(key)
-                if isinstance(b, Tensor) and b.numel() != shape.numel():
-                    raise ValueError(
-                        f"{type(self).__name__}.step: state {key!r} of a parameter of shape "
-                        f"{list(p.shape)} has {b.numel()} elements; it needs {shape.numel()}"
-                    )
 
     def _begin(self, work: list[Work], lr: float) -> dict[str, Any]:
         raise NotImplementedError

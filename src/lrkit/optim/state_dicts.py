@@ -13,9 +13,11 @@ another shape would reach torch's fused CPU kernels (which ``auto`` runs for
 Adam, AdamW, SGD and Adagrad) or lrkit's, and they index memory by the
 parameter's size: the process would crash or corrupt memory. The same shape,
 dtype and device check runs before every fused step, for state edited by hand
-after loading. Missing buffers are an error, except for optimizers whose
-reference creates a buffer on first use (``lazy_buffers``: SGD's momentum
-buffer, as torch.optim.SGD rebuilds it).
+after loading, and Prodigy's and D-Adaptation's steps check every buffer's
+element count first (their foreach passes write with ``out=``). Missing
+buffers are an error, except for optimizers whose reference creates a buffer
+on first use (``lazy_buffers``: SGD's momentum buffer, as torch.optim.SGD
+rebuilds it).
 """
 
 from __future__ import annotations
@@ -202,4 +204,26 @@ def check_buffers(
                 )
 
 
-__all__ = ["check_buffers", "check_state_dict", "replicate_small_buffers"]
+def check_buffer_sizes(
+    owner: str,
+    group: dict[str, Any],
+    params: Sequence[Tensor],
+    states: Sequence[Mapping[str, Any]],
+    buffers: Callable[[dict[str, Any], Tensor], Mapping[str, Any]],
+) -> None:
+    """Note [state validation] before a step that writes into buffers sized from the
+    parameters with ``out=`` (which would resize a wrong output instead of refusing
+    it): each buffer of ``buffers(group, p)`` that is there has its element count.
+    Element counts, not shapes: Prodigy's ``s`` is a slice, a sharded parameter's
+    buffers are flat views of its local shard."""
+    for p, state in zip(params, states, strict=True):
+        for key, shape in buffers(group, p).items():
+            b = state.get(key)
+            if isinstance(b, Tensor) and b.numel() != shape.numel():
+                raise ValueError(
+                    f"{owner}.step: state {key!r} of a parameter of shape {list(p.shape)} "
+                    f"has {b.numel()} elements; it needs {shape.numel()}"
+                )
+
+
+__all__ = ["check_buffer_sizes", "check_buffers", "check_state_dict", "replicate_small_buffers"]
