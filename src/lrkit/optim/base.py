@@ -76,7 +76,6 @@ from lrkit.optim.state_dicts import check_buffers, check_state_dict, replicate_s
 from lrkit.optim.updates import (
     add_scaled_,
     as_float,
-    axpby_,
     foreach_add_scaled_,
     foreach_axpby_,
     foreach_square_average_,
@@ -623,7 +622,6 @@ __all__ = [
     "TensorList",
     "add_scaled_",
     "as_float",
-    "axpby_",
     "cache_batches",
     "foreach_add_scaled_",
     "foreach_axpby_",
