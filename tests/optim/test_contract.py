@@ -494,15 +494,19 @@ COUPLED = {"prodigy": dict(decouple=False), "dadapt_adam": dict(decouple=False)}
 
 @pytest.mark.parametrize(("name", "impl"), IMPL_CASES)
 @pytest.mark.parametrize("extra", [{}, {"maximize": True, "max_grad_norm": 0.7}])
+@pytest.mark.parametrize("small", [None, 0], ids=["", "no-small"])
 def test_a_step_leaves_the_gradients_as_they_were(
-    name: str, impl: str, extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    name: str, impl: str, extra: dict[str, Any], small: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As torch.optim's: weight decay on the gradient, maximize and clipping work on
     copies (dadaptation's DAdaptSGD adds the decay into ``p.grad``); with tiny cache
-    batches, so the foreach passes reuse their buffer across batches."""
+    batches, so the foreach passes reuse their buffer across batches, and with no
+    tensor taken as small (Note [small tensors]), so they write into it."""
     from lrkit.optim import layout
 
     monkeypatch.setattr(layout, "CPU_BATCH", 7)
+    if small is not None:
+        monkeypatch.setattr(layout, "SMALL", small)
     params = make_params(5, torch.float64)
     opt = build(name, params, impl=impl, **{**COUPLED.get(name, {}), **extra})
     for step, row in enumerate(make_grads(5, params, 3)):
@@ -562,6 +566,59 @@ def test_cache_batches_do_not_change_results(name: str, monkeypatch: pytest.Monk
         t.numel() < 7 and t.dim() == 1 for b, _ in batches for t in b[0]
     )
     got = run(lambda ps: build(name, ps, impl="foreach"), clone_params(params), grads)
+    assert_same(got, want, torch.float64)
+
+
+def test_the_distance_passes_batch_small_tensors_first_and_every_element_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Note [small tensors]: rows under SMALL elements (by the first list) in batches of
+    their own, flagged and first; the rest cut for the cache; the lists stay aligned."""
+    from lrkit.optim import distance, layout
+
+    monkeypatch.setattr(layout, "CPU_BATCH", 8)
+    monkeypatch.setattr(layout, "SMALL", 10)
+    first = [
+        torch.arange(n, dtype=torch.float64) + 1000 * i for i, n in enumerate([3, 40, 5, 12, 9])
+    ]
+    out = distance.batches(first, [2 * t for t in first])
+    flags = [small for small, _ in out]
+    assert flags == sorted(flags, reverse=True) and True in flags and False in flags
+    for _, (a, b) in out:
+        assert all(torch.equal(2 * x, y) for x, y in zip(a, b, strict=True))
+
+    def elements(ts: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(ts).sort().values
+
+    small_rows = [t for t in first if t.numel() < 10]
+    assert torch.equal(elements([t for f, (a, _) in out if f for t in a]), elements(small_rows))
+    assert torch.equal(elements([t for _, (a, _) in out for t in a]), elements(first))
+
+
+SMALL_CASES = [
+    ("prodigy", {"decouple": False, "weight_decay": 0.01}),
+    ("prodigy", {"betas": (0.0, 0.99), "weight_decay": 0.01}),  # the step reads g
+    ("dadapt_adam", {"decouple": False, "weight_decay": 0.01}),
+    ("dadapt_sgd", {"weight_decay": 0.01, "momentum": 0.9}),
+]
+
+
+@pytest.mark.parametrize("small", [0, 10, 1 << 30], ids=["none", "some", "all"])
+@pytest.mark.parametrize(("name", "kw"), SMALL_CASES)
+def test_small_tensors_batched_apart_do_not_change_results(
+    name: str, kw: dict[str, Any], small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [small tensors]: the distance optimizers' foreach passes with none, some or
+    all tensors taken by list ops (and the rest cut into tiny cache batches) give the
+    reference's steps, coupled weight decay included."""
+    from lrkit.optim import layout
+
+    monkeypatch.setattr(layout, "CPU_BATCH", 7)
+    monkeypatch.setattr(layout, "SMALL", small)
+    params = make_params(9, torch.float64)  # 1, 7, 15, 108 and 24 (strided) elements
+    grads = make_grads(9, params, 12)
+    want = run(lambda ps: build(name, ps, impl="reference", **kw), clone_params(params), grads)
+    got = run(lambda ps: build(name, ps, impl="foreach", **kw), clone_params(params), grads)
     assert_same(got, want, torch.float64)
 
 

@@ -55,12 +55,31 @@ def test_axpby_of_mixed_dtypes_is_mul_then_add() -> None:
     assert torch.equal(y, want) and y.dtype == torch.float64
 
 
-def test_foreach_axpby_updates_every_tensor_of_the_list() -> None:
+@pytest.mark.parametrize("small", [0, 4, 1 << 16])  # none, some, all under SMALL
+def test_foreach_axpby_updates_every_tensor_of_the_list(
+    small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [small tensors]: tensors under SMALL elements take the two list ops (mul_
+    then add_), the others one ``axpby_`` each."""
+    from lrkit.optim import layout, updates
+
+    monkeypatch.setattr(layout, "SMALL", small)
+    one_by_one: list[int] = []  # the sizes that took addr_, one call each
+    spy = updates.axpby_
+
+    def axpby(y: torch.Tensor, x: torch.Tensor, a: float, b: float, one: torch.Tensor) -> None:
+        one_by_one.append(y.numel())
+        spy(y, x, a, b, one)
+
+    monkeypatch.setattr(updates, "axpby_", axpby)
     gen = torch.Generator().manual_seed(2)
-    ys = [torch.randn(s, dtype=torch.float64, generator=gen) for s in [(3,), (), (2, 5)]]
+    ys = [torch.randn(s, dtype=torch.float64, generator=gen) for s in [(3,), (), (2, 5), (9,)]]
     xs = [torch.randn(y.shape, dtype=torch.float64, generator=gen) for y in ys]
     want = [_two_pass(y, x, 0.99, 0.01) for y, x in zip(ys, xs)]
+    ptrs = [y.data_ptr() for y in ys]
     foreach_axpby_(ys, xs, 0.99, 0.01)
+    assert [y.data_ptr() for y in ys] == ptrs
+    assert one_by_one == [y.numel() for y in ys if y.numel() >= small]
     for y, w in zip(ys, want):
         torch.testing.assert_close(y, w, rtol=1e-15, atol=1e-15)
     foreach_axpby_([], [], 0.5, 0.5)  # an empty list: nothing to do

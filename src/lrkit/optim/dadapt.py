@@ -28,6 +28,9 @@ from lrkit.optim.distance import (
     add_decay,
     batches,
     coupled,
+    dot_terms,
+    each,
+    l1_terms,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param, normalize
@@ -153,20 +156,21 @@ class DAdaptAdam(DistanceEstimating):
         norms: list[Tensor] = []
         scratch, scratch_ratios = Scratch(), Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
-        for raw, ps, m, v, s in batches(grads, params, *buffers):  # the sums read once
-            gs = add_decay(scratch, raw, ps, decay)
-            ratios = scratch_ratios.like(gs)  # s / (sqrt(v) + eps), in place
-            for q, vt in zip(ratios, v):
-                torch.sqrt(vt, out=q)
+        for small, (raw, ps, m, v, s) in batches(grads, params, *buffers):  # the sums read once
+            gs = add_decay(scratch, raw, ps, decay, small)
+            ratios = each(scratch_ratios, "sqrt", small, v)  # s / (sqrt(v) + eps)
             torch._foreach_add_(ratios, eps)
-            for q, st in zip(ratios, s):
-                torch.div(st, q, out=q)
-            dots += [torch.dot(g.reshape(-1), q.reshape(-1)) for g, q in zip(gs, ratios)]
+            if small:
+                ratios = list(torch._foreach_div(s, ratios))
+            else:
+                for q, st in zip(ratios, s):
+                    torch.div(st, q, out=q)
+            dots += dot_terms(gs, ratios, small)
             foreach_axpby_(m, gs, beta1, r * dlr * (1 - beta1))
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=1 - beta2)
             foreach_axpby_(s, gs, b, dlr * (1 - b))
-            norms += [t.abs().sum() for t in s]  # as Prodigy's: faster than an L1 norm
+            norms += l1_terms(scratch_ratios, s, small)
         dot, norm = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         return r * dlr * dot, r * norm
 
@@ -208,9 +212,10 @@ class DAdaptAdam(DistanceEstimating):
                     p.add_(p, alpha=-decay * begin["dlr"])
                 p.addcdiv_(state["exp_avg"], denom, value=-1)
             return
+        scratch = Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg_sq", "exp_avg"))
-        for ps, v, m in batches(params, *buffers):
-            denoms = torch._foreach_sqrt(v)
+        for small, (ps, v, m) in batches(params, *buffers):
+            denoms = each(scratch, "sqrt", small, v)
             torch._foreach_add_(denoms, eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * begin["dlr"])
@@ -331,11 +336,11 @@ class DAdaptSGD(DistanceEstimating):
         dots: list[Tensor] = []
         squares: list[Tensor] = []
         scratch = Scratch()
-        for raw, ps, ss in batches(grads, params, [st["s"] for st in states]):
-            gs = add_decay(scratch, raw, ps, decay)
-            dots += [torch.dot(g.reshape(-1), s.reshape(-1)) for g, s in zip(gs, ss)]
+        for small, (raw, ps, ss) in batches(grads, params, [st["s"] for st in states]):
+            gs = add_decay(scratch, raw, ps, decay, small)
+            dots += dot_terms(gs, ss, small)
             torch._foreach_add_(ss, gs, alpha=dlr)
-            squares += [torch.dot(s.reshape(-1), s.reshape(-1)) for s in ss]  # 2x a 2-norm
+            squares += dot_terms(ss, ss, small)  # a dot: 2x a 2-norm on large tensors
         dot, square = torch.stack([torch.stack(dots).sum(), torch.stack(squares).sum()]).tolist()
         return dlr * dot, square
 
@@ -372,9 +377,13 @@ class DAdaptSGD(DistanceEstimating):
                 p.mul_(1 - c).add_(state["z"], alpha=c)
             return
         buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
-        for ps, z, x0, s in batches(params, *buffers):
-            for zt, start, st in zip(z, x0, s):  # z = x0 - s, no temporary, one pass
-                torch.sub(start, st, out=zt)
+        for small, (ps, z, x0, s) in batches(params, *buffers):
+            if small:
+                torch._foreach_copy_(z, x0)
+                torch._foreach_sub_(z, s)
+            else:
+                for zt, start, st in zip(z, x0, s):  # z = x0 - s, no temporary, one pass
+                    torch.sub(start, st, out=zt)
             foreach_axpby_(ps, z, 1 - c, c)
 
 

@@ -29,6 +29,9 @@ from lrkit.optim.distance import (
     add_decay,
     batches,
     coupled,
+    dot_terms,
+    each,
+    l1_terms,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.optim.layout import PLAIN
@@ -232,22 +235,22 @@ class Prodigy(DistanceEstimating):
         lists = [grads, params] + [[st[k] for st in states] for k in ("p0", "s", "exp_avg_sq")]
         if beta1 > 0:
             lists.append([st["exp_avg"] for st in states])
-        for raw, ps, p0, ss, v, *m in batches(*lists):  # s, p0 sliced: such rows stay whole
-            gs = add_decay(scratch, raw, ps, decay)
-            sliced_gs = [g.reshape(-1)[::step] for g in gs]
-            x = [p.reshape(-1)[::step] for p in ps]
-            tmp = scratch_s.like(x)  # p0 - x, then |s|: no allocation per tensor
-            for t, start, now in zip(tmp, p0, x):  # p0: a 0-d zero for a zero p
-                torch.sub(start.reshape(-1), now, out=t)
-            dots += [torch.dot(a, t) for a, t in zip(sliced_gs, tmp)]
+
+        def flat(t: Tensor) -> Tensor:  # sliced as prodigyopt's slice_p
+            return t.reshape(-1)[::step] if step > 1 else t.reshape(-1)
+
+        for small, (raw, ps, p0, ss, v, *m) in batches(*lists):  # s, p0 sliced: rows stay whole
+            gs = add_decay(scratch, raw, ps, decay, small)
+            sliced_gs, x = [flat(t) for t in gs], [flat(t) for t in ps]
+            # p0 - x, then |s|, in a reused buffer; p0: a 0-d zero for a zero p
+            diffs = each(scratch_s, "sub", small, [q.reshape(-1) for q in p0], x, like=x)
+            dots += dot_terms(sliced_gs, diffs, small)
             if m:
                 foreach_axpby_(m[0], gs, beta1, d * (1 - beta1))
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=d * d * (1 - beta2))
             foreach_axpby_(ss, sliced_gs, beta3, (d / d0) * scale)
-            for t, st in zip(tmp, ss):
-                torch.abs(st.reshape(-1), out=t)
-            norms += [t.sum() for t in tmp]  # 3x faster than an L1 norm on the CPU
+            norms += l1_terms(scratch_s, ss, small)
         sums = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         delta, total = (d / d0) * dlr * sums[0], sums[1]
         return delta, total
@@ -289,11 +292,9 @@ class Prodigy(DistanceEstimating):
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
         scratch, scratch_denoms = Scratch(), Scratch()
-        for ps, vs, raw in batches(params, v, second):
-            ms = add_decay(scratch, raw, ps, on_grads)
-            denoms = scratch_denoms.like(ps)  # sqrt(v) + d eps, in a reused buffer
-            for q, vt in zip(denoms, vs):
-                torch.sqrt(vt, out=q)
+        for small, (ps, vs, raw) in batches(params, v, second):
+            ms = add_decay(scratch, raw, ps, on_grads, small)
+            denoms = each(scratch_denoms, "sqrt", small, vs)  # sqrt(v) + d eps
             torch._foreach_add_(denoms, d * eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * dlr)

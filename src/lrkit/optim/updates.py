@@ -12,6 +12,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
+from lrkit.optim import layout
 from lrkit.optim.layout import TensorList
 
 
@@ -85,18 +86,22 @@ def axpby_(y: Tensor, x: Tensor, a: float, b: float, one: Tensor | None = None) 
 
 
 def foreach_axpby_(ys: TensorList, xs: TensorList, a: float, b: float) -> None:
-    """:func:`axpby_` for lists: per tensor on the CPU, where each op runs in turn
-    anyway; the two foreach ops elsewhere (one launch each on a GPU, not one per
-    tensor)."""
+    """:func:`axpby_` for lists: per tensor on the CPU for tensors of at least
+    ``SMALL`` elements, where each op runs in turn anyway; the two foreach ops for the
+    smaller ones (Note [small tensors] in ``layout``) and on other devices (one launch
+    each on a GPU, not one per tensor)."""
     if not ys:
         return
-    if ys[0].device.type != "cpu":
-        torch._foreach_mul_(ys, a)
-        torch._foreach_add_(ys, xs, alpha=b)
-        return
-    one = ys[0].new_ones(1)
-    for y, x in zip(ys, xs):
-        axpby_(y, x, a, b, one)
+    large = [ys[0].device.type == "cpu" and y.numel() >= layout.SMALL for y in ys]
+    if not all(large):
+        few = [y for y, big in zip(ys, large) if not big]
+        torch._foreach_mul_(few, a)
+        torch._foreach_add_(few, [x for x, big in zip(xs, large) if not big], alpha=b)
+    if any(large):
+        one = ys[0].new_ones(1)
+        for y, x, big in zip(ys, xs, large):
+            if big:
+                axpby_(y, x, a, b, one)
 
 
 def foreach_square_average_(v: TensorList, grads: TensorList, beta2: float) -> None:
