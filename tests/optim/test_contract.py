@@ -622,6 +622,43 @@ def test_small_tensors_batched_apart_do_not_change_results(
     assert_same(got, want, torch.float64)
 
 
+@pytest.mark.parametrize("small", [0, 1 << 30], ids=["per-tensor", "list-ops"])
+@pytest.mark.parametrize("name", ["dadapt_adam", "dadapt_sgd"])
+def test_an_update_in_pass_1_waits_until_the_step_is_sure(
+    name: str, small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [update in pass 1]: a first step with no gradient (no step at all); then a
+    group's first tensor without gradient (its batches wait for the next tensor's) and a
+    group without any (left to the second pass, the other group makes the step)."""
+    from lrkit.optim import layout
+
+    monkeypatch.setattr(layout, "CPU_BATCH", 7)
+    monkeypatch.setattr(layout, "SMALL", small)
+    gen = torch.Generator().manual_seed(4)
+    start = [torch.randn(n, dtype=torch.float64, generator=gen) for n in (20, 9, 5, 6)]
+    grads = []
+    for t in range(10):
+        row = [torch.randn(p.shape, dtype=torch.float64, generator=gen) for p in start]
+        row[0].zero_()  # never a gradient
+        if t == 0:
+            row = [g.zero_() for g in row]
+        if t < 5:  # the second group has none for a while
+            row[2].zero_(), row[3].zero_()
+        grads.append(row)
+    cls = REGISTRY[name].cls
+    # a decoupled decay moves p in a step without gradient: a step that must not happen
+    kw = {"decouple": True, "weight_decay": 0.1} if name == "dadapt_adam" else {"momentum": 0.9}
+
+    def make(impl: str) -> Any:
+        return lambda ps: cls([{"params": ps[:2]}, {"params": ps[2:]}], impl=impl, **kw)
+
+    want = run(make("reference"), clone_params(start), grads)
+    got = run(make("foreach"), clone_params(start), grads)
+    assert torch.equal(want[0][1], start[1])  # the first step did nothing
+    assert not torch.equal(want[-1][2], start[2])
+    assert_same(got, want, torch.float64)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_a_group_of_mixed_dtypes_matches_the_reference(
     name: str, monkeypatch: pytest.MonkeyPatch

@@ -22,6 +22,7 @@ from lrkit.optim.distance import (
     ESTIMATE,
     SUM,
     DistanceEstimating,
+    Early,
     Scratch,
     Work,
     adam_bias_correction,
@@ -31,6 +32,7 @@ from lrkit.optim.distance import (
     dot_terms,
     each,
     l1_terms,
+    updated,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param, normalize
@@ -155,6 +157,8 @@ class DAdaptAdam(DistanceEstimating):
         dots: list[Tensor] = []
         norms: list[Tensor] = []
         scratch, scratch_ratios = Scratch(), Scratch()
+        early = Early(lambda small, ps, v, m: self._step_batch(group, begin, scratch_ratios,
+                                                               small, ps, v, m))  # fmt: skip
         buffers = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
         for small, (raw, ps, m, v, s) in batches(grads, params, *buffers):  # the sums read once
             gs = add_decay(scratch, raw, ps, decay, small)
@@ -170,7 +174,9 @@ class DAdaptAdam(DistanceEstimating):
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, gs, gs, value=1 - beta2)
             foreach_axpby_(s, gs, b, dlr * (1 - b))
-            norms += l1_terms(scratch_ratios, s, small)
+            norms += (terms := l1_terms(scratch_ratios, s, small))
+            early.after(small, [ps, v, m], terms)  # Note [update in pass 1]
+        early.finish(begin, states)
         dot, norm = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         return r * dlr * dot, r * norm
 
@@ -212,14 +218,30 @@ class DAdaptAdam(DistanceEstimating):
                     p.add_(p, alpha=-decay * begin["dlr"])
                 p.addcdiv_(state["exp_avg"], denom, value=-1)
             return
+        if updated(begin, states):  # by pass 1
+            return
         scratch = Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg_sq", "exp_avg"))
         for small, (ps, v, m) in batches(params, *buffers):
-            denoms = each(scratch, "sqrt", small, v)
-            torch._foreach_add_(denoms, eps)
-            if decay != 0 and group["decouple"]:
-                torch._foreach_add_(ps, ps, alpha=-decay * begin["dlr"])
-            torch._foreach_addcdiv_(ps, m, denoms, value=-1)
+            self._step_batch(group, begin, scratch, small, ps, v, m)
+
+    def _step_batch(
+        self,
+        group: dict[str, Any],
+        begin: dict[str, Any],
+        scratch: Scratch,
+        small: bool,
+        ps: list[Tensor],
+        v: list[Tensor],
+        m: list[Tensor],
+    ) -> None:
+        """The foreach update of one batch: the decoupled decay, then the step."""
+        decay = group["weight_decay"]
+        denoms = each(scratch, "sqrt", small, v)
+        torch._foreach_add_(denoms, group["eps"])
+        if decay != 0 and group["decouple"]:
+            torch._foreach_add_(ps, ps, alpha=-decay * begin["dlr"])
+        torch._foreach_addcdiv_(ps, m, denoms, value=-1)
 
 
 @register(
@@ -336,11 +358,15 @@ class DAdaptSGD(DistanceEstimating):
         dots: list[Tensor] = []
         squares: list[Tensor] = []
         scratch = Scratch()
-        for small, (raw, ps, ss) in batches(grads, params, [st["s"] for st in states]):
+        early = Early(lambda *rows: self._step_batch(begin, *rows))
+        buffers = ([st[k] for st in states] for k in ("s", "z", "x0"))
+        for small, (raw, ps, ss, z, x0) in batches(grads, params, *buffers):
             gs = add_decay(scratch, raw, ps, decay, small)
             dots += dot_terms(gs, ss, small)
             torch._foreach_add_(ss, gs, alpha=dlr)
-            squares += dot_terms(ss, ss, small)  # a dot: 2x a 2-norm on large tensors
+            squares += (terms := dot_terms(ss, ss, small))  # a dot: 2x a 2-norm on large tensors
+            early.after(small, [ps, z, x0, ss], terms)  # Note [update in pass 1]
+        early.finish(begin, states)
         dot, square = torch.stack([torch.stack(dots).sum(), torch.stack(squares).sum()]).tolist()
         return dlr * dot, square
 
@@ -376,15 +402,30 @@ class DAdaptSGD(DistanceEstimating):
                 state["z"].copy_(state["x0"] - state["s"])
                 p.mul_(1 - c).add_(state["z"], alpha=c)
             return
+        if updated(begin, states):  # by pass 1
+            return
         buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
         for small, (ps, z, x0, s) in batches(params, *buffers):
-            if small:
-                torch._foreach_copy_(z, x0)
-                torch._foreach_sub_(z, s)
-            else:
-                for zt, start, st in zip(z, x0, s):  # z = x0 - s, no temporary, one pass
-                    torch.sub(start, st, out=zt)
-            foreach_axpby_(ps, z, 1 - c, c)
+            self._step_batch(begin, small, ps, z, x0, s)
+
+    def _step_batch(
+        self,
+        begin: dict[str, Any],
+        small: bool,
+        ps: list[Tensor],
+        z: list[Tensor],
+        x0: list[Tensor],
+        s: list[Tensor],
+    ) -> None:
+        """The foreach update of one batch: ``z = x0 - s``, then ``p`` towards it."""
+        c = begin["c"]
+        if small:
+            torch._foreach_copy_(z, x0)
+            torch._foreach_sub_(z, s)
+        else:
+            for zt, start, st in zip(z, x0, s):  # z = x0 - s, no temporary, one pass
+                torch.sub(start, st, out=zt)
+        foreach_axpby_(ps, z, 1 - c, c)
 
 
 __all__ = ["DAdaptAdam", "DAdaptSGD"]

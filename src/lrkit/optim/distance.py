@@ -21,6 +21,21 @@ rather than the per-group step of ``optim/base.py``. The class supplies:
   references return;
 * ``_update(...)``: the second pass.
 
+Note [update in pass 1]
+~~~~~~~~~~~~~~~~~~~~~~~
+D-Adaptation's update reads the step's ``dlr`` and the buffers pass 1 wrote,
+not the new ``d``; the references skip it only when the norm (a sum of
+non-negative terms) is 0. So its foreach pass 1 applies the update batch by
+batch while the batch is in cache (``Early``): from the first batch whose norm
+term is positive, when the step is sure to happen; batches before it at the
+end of the group's pass. A group whose terms are all 0 is left to the second
+pass (another group or rank may still make the step happen), which skips the
+state lists in ``begin["updated"]``. The same ops on the same values, so the
+same numbers, without the second pass's reads of the buffers from DRAM: on
+ResNet-50 shapes (2-core AMD EPYC, 60 rounds in one process) 0.96-0.98x of the
+two-pass time for DAdaptAdam, 0.94x for DAdaptSGD. Prodigy's update divides by
+``sqrt(v) + d eps`` with the new ``d``, so it keeps two passes.
+
 ``d`` and the sums stay in every param group under the references' keys, so
 they can be logged and plotted, a state dict moves between lrkit and the
 reference, and a ScheduledLR on ``lr`` multiplies ``d`` (the references'
@@ -47,6 +62,7 @@ process and shaped like the parameter from FSDP2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -184,6 +200,7 @@ class DistanceEstimating(Optimizer):
         for group, params, _, states in work:  # state edited by hand: before any pass
             check_buffer_sizes(owner, group, params, states, self._buffer_shapes)
         begin = self._begin(work, lr)
+        begin["updated"] = []  # Note [update in pass 1]
         total = [0.0] * self.sums
         parts: list[list[tuple[str, Work]]] = []
         for work_row in work:
@@ -245,6 +262,38 @@ class DistanceEstimating(Optimizer):
     ) -> None:
         """Pass 2 for one group's tensors on ``path``: the update with the new ``d``."""
         raise NotImplementedError
+
+
+class Early:
+    """Note [update in pass 1]: ``update(small, rows)`` of one group's foreach batches
+    in pass 1, once a batch's norm terms show that the step will happen."""
+
+    def __init__(self, update: Callable[..., None]) -> None:
+        self.update = update
+        self.sure = False
+        self.waiting: list[tuple[bool, list[list[Tensor]]]] = []
+
+    def after(self, small: bool, rows: list[list[Tensor]], terms: list[Tensor]) -> None:
+        """The batch's update, after its sums (``terms``: its norm terms, >= 0)."""
+        if not self.sure:  # a host read per batch until one is positive (NaN is not)
+            self.sure = any(float(t) > 0 for t in terms)
+        if self.sure:
+            self.update(small, *rows)
+        else:
+            self.waiting.append((small, rows))
+
+    def finish(self, begin: dict[str, Any], states: list[dict[str, Any]]) -> None:
+        """The batches that waited, and ``states`` marked updated; none if no term was
+        positive (the second pass decides)."""
+        if self.sure:
+            for small, rows in self.waiting:
+                self.update(small, *rows)
+            begin["updated"].append(states)
+
+
+def updated(begin: dict[str, Any], states: list[dict[str, Any]]) -> bool:
+    """Whether pass 1 applied the update of these tensors (Note [update in pass 1])."""
+    return any(done is states for done in begin["updated"])
 
 
 def _subset(work: Work, idx: list[int]) -> Work:
@@ -411,6 +460,7 @@ __all__ = [
     "ESTIMATE",
     "SUM",
     "DistanceEstimating",
+    "Early",
     "Scratch",
     "Work",
     "adam_bias_correction",
@@ -420,4 +470,5 @@ __all__ = [
     "dot_terms",
     "each",
     "l1_terms",
+    "updated",
 ]
