@@ -265,7 +265,7 @@ class DistanceEstimating(Optimizer):
 
 
 class Early:
-    """Note [update in pass 1]: ``update(small, rows)`` of one group's foreach batches
+    """Note [update in pass 1]: ``update(small, *rows)`` of one group's foreach batches
     in pass 1, once a batch's norm terms show that the step will happen."""
 
     def __init__(self, update: Callable[..., None]) -> None:
@@ -450,7 +450,7 @@ def batches(*lists: list[Tensor]) -> list[tuple[bool, list[list[Tensor]]]]:
     small = [t.numel() < layout.SMALL for t in lists[0]]  # read here: tests set it
     out = []
     for flag in (True, False):
-        rows = [[t for t, f in zip(ts, small) if f is flag] for ts in lists]
+        rows = [[t for t, f in zip(ts, small) if f == flag] for ts in lists]
         if rows[0]:
             out += [(flag, batch) for batch, _ in cache_batches(rows, [], split=True)]
     return out

@@ -92,7 +92,8 @@ def foreach_axpby_(ys: TensorList, xs: TensorList, a: float, b: float) -> None:
     each on a GPU, not one per tensor)."""
     if not ys:
         return
-    large = [ys[0].device.type == "cpu" and y.numel() >= layout.SMALL for y in ys]
+    cpu = ys[0].device.type == "cpu"
+    large = [cpu and y.numel() >= layout.SMALL for y in ys]
     if not all(large):
         few = [y for y, big in zip(ys, large) if not big]
         torch._foreach_mul_(few, a)
