@@ -622,40 +622,51 @@ def test_small_tensors_batched_apart_do_not_change_results(
     assert_same(got, want, torch.float64)
 
 
-@pytest.mark.parametrize("small", [0, 1 << 30], ids=["per-tensor", "list-ops"])
+PASS_1_PATHS = [
+    pytest.param("foreach", 0, id="per-tensor"),
+    pytest.param("foreach", 1 << 30, id="list-ops"),
+    pytest.param("fused", None, id="fused", marks=needs_compiler),
+]
+
+
+@pytest.mark.parametrize(("impl", "small"), PASS_1_PATHS)
 @pytest.mark.parametrize("name", ["dadapt_adam", "dadapt_sgd"])
 def test_an_update_in_pass_1_waits_until_the_step_is_sure(
-    name: str, small: int, monkeypatch: pytest.MonkeyPatch
+    name: str, impl: str, small: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Note [update in pass 1]: a first step with no gradient (no step at all); then a
-    group's first tensor without gradient (its batches wait for the next tensor's) and a
-    group without any (left to the second pass, the other group makes the step)."""
+    group's first tensor without gradient (its batches wait for the next tensor's), rows
+    of a matrix without (the fused kernels' rows left to the second pass) and a group
+    without any (left to the second pass, the other group makes the step)."""
     from lrkit.optim import layout
 
     monkeypatch.setattr(layout, "CPU_BATCH", 7)
-    monkeypatch.setattr(layout, "SMALL", small)
+    if small is not None:
+        monkeypatch.setattr(layout, "SMALL", small)
     gen = torch.Generator().manual_seed(4)
-    start = [torch.randn(n, dtype=torch.float64, generator=gen) for n in (20, 9, 5, 6)]
+    shapes = [(20,), (9,), (4, 3), (5,), (6,)]
+    start = [torch.randn(n, dtype=torch.float64, generator=gen) for n in shapes]
     grads = []
     for t in range(10):
         row = [torch.randn(p.shape, dtype=torch.float64, generator=gen) for p in start]
         row[0].zero_()  # never a gradient
+        row[2][::2].zero_()  # rows 0 and 2 never either
         if t == 0:
             row = [g.zero_() for g in row]
         if t < 5:  # the second group has none for a while
-            row[2].zero_(), row[3].zero_()
+            row[3].zero_(), row[4].zero_()
         grads.append(row)
     cls = REGISTRY[name].cls
     # a decoupled decay moves p in a step without gradient: a step that must not happen
     kw = {"decouple": True, "weight_decay": 0.1} if name == "dadapt_adam" else {"momentum": 0.9}
 
     def make(impl: str) -> Any:
-        return lambda ps: cls([{"params": ps[:2]}, {"params": ps[2:]}], impl=impl, **kw)
+        return lambda ps: cls([{"params": ps[:3]}, {"params": ps[3:]}], impl=impl, **kw)
 
     want = run(make("reference"), clone_params(start), grads)
-    got = run(make("foreach"), clone_params(start), grads)
+    got = run(make(impl), clone_params(start), grads)
     assert torch.equal(want[0][1], start[1])  # the first step did nothing
-    assert not torch.equal(want[-1][2], start[2])
+    assert not torch.equal(want[-1][3], start[3])
     assert_same(got, want, torch.float64)
 
 

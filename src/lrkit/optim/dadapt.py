@@ -38,6 +38,11 @@ from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param, normalize
 
 
+def _decoupled(group: dict[str, Any], dlr: float) -> float:
+    """DAdaptAdam's decoupled decay factor on ``p`` in its update (0 when coupled)."""
+    return -group["weight_decay"] * dlr if group["decouple"] else 0.0
+
+
 @register(
     "dadapt_adam",
     "D-Adaptation Adam: Adam with a learned step size d (lr-free; lr=1 multiplies d)",
@@ -137,11 +142,14 @@ class DAdaptAdam(DistanceEstimating):
         if path == "fused":  # fused.distance_kernels
             m, v, s = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "s"))
             kernels = fused.distance_kernels(grads[0].device)
-            sums = kernels.dadapt_adam_phase1(
-                params, grads, m, v, s, decay, beta1, r * dlr * (1 - beta1), beta2, b,
-                dlr * (1 - b), eps,
-            )  # fmt: skip
-            dot, norm = sums.sum(0).tolist()
+            args = (params, grads, m, v, s, decay, beta1, r * dlr * (1 - beta1), beta2, b,
+                    dlr * (1 - b), eps)  # fmt: skip
+            if hasattr(kernels, "dadapt_adam_one_pass"):  # Note [update in pass 1]: C++
+                sums = kernels.dadapt_adam_one_pass(*args, _decoupled(group, dlr), -1.0)
+                begin["updated"].append((states, sums))
+            else:
+                sums = kernels.dadapt_adam_phase1(*args)
+            dot, norm = sums[:, :2].sum(0).tolist()
             return r * dlr * dot, r * norm
         if path == "reference":
             numerator, norm = 0.0, 0.0
@@ -207,9 +215,14 @@ class DAdaptAdam(DistanceEstimating):
         for state in states:
             state["step"] += 1
         if path == "fused":
-            wd = -decay * begin["dlr"] if group["decouple"] else 0.0
+            wd = _decoupled(group, begin["dlr"])
             m, v = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq"))
-            fused.distance_kernels(params[0].device).adam_step(params, m, v, 0.0, wd, -1.0, eps)
+            kernels = fused.distance_kernels(params[0].device)
+            done = updated(begin, states)
+            if done is False:
+                kernels.adam_step(params, m, v, 0.0, wd, -1.0, eps)
+            elif isinstance(done, Tensor) and not bool(done[:, 2].all()):
+                kernels.adam_step_rest(params, m, v, wd, -1.0, eps, done)
             return
         if path == "reference":
             for p, state in zip(params, states):
@@ -344,8 +357,13 @@ class DAdaptSGD(DistanceEstimating):
         if path == "fused":  # fused.distance_kernels
             kernels = fused.distance_kernels(grads[0].device)
             s = [st["s"] for st in states]
-            sums = kernels.dadapt_sgd_phase1(params, grads, s, decay, dlr)
-            dot, square = sums.sum(0).tolist()
+            if hasattr(kernels, "dadapt_sgd_one_pass"):  # Note [update in pass 1]: C++
+                z, x0 = ([st[k] for st in states] for k in ("z", "x0"))
+                sums = kernels.dadapt_sgd_one_pass(params, grads, s, z, x0, decay, dlr, begin["c"])
+                begin["updated"].append((states, sums))
+            else:
+                sums = kernels.dadapt_sgd_phase1(params, grads, s, decay, dlr)
+            dot, square = sums[:, :2].sum(0).tolist()
             return dlr * dot, square
         if path == "reference":
             numerator, square = 0.0, 0.0
@@ -395,7 +413,12 @@ class DAdaptSGD(DistanceEstimating):
         c = begin["c"]
         if path == "fused":
             z, x0, s = ([st[k] for st in states] for k in ("z", "x0", "s"))
-            fused.distance_kernels(params[0].device).dadapt_sgd_phase2(params, z, x0, s, c)
+            kernels = fused.distance_kernels(params[0].device)
+            done = updated(begin, states)
+            if done is False:
+                kernels.dadapt_sgd_phase2(params, z, x0, s, c)
+            elif isinstance(done, Tensor) and not bool(done[:, 2].all()):
+                kernels.dadapt_sgd_phase2_rest(params, z, x0, s, c, done)
             return
         if path == "reference":
             for p, state in zip(params, states):
