@@ -13,8 +13,9 @@ applies ``p <- p d - s (u - k p)`` with per-row ``d``, ``k`` and per-tensor
 of a two-pass update (storing ``u`` instead would move as many and allocate).
 ``csrc/distance_cpu.cpp`` does the same for the two passes of Prodigy and
 D-Adaptation (Note [distance estimation]): phase 1 writes the per-row terms
-of their global sums, phase 2 the update with the new ``d``; ``csrc/rows.h``
-holds the row layout and checks both files share.
+of their global sums, phase 2 the update with the new ``d`` (D-Adaptation's
+one-pass kernels also apply it in phase 1, row by row: Note [update in pass
+1]); ``csrc/rows.h`` holds the row layout and checks both files share.
 
 The extension is compiled with ``torch.utils.cpp_extension.load`` the first
 time a fused CPU step runs (a C++ compiler and ninja are needed; about 45 s
