@@ -231,7 +231,7 @@ class DAdaptAdam(DistanceEstimating):
                     p.add_(p, alpha=-decay * begin["dlr"])
                 p.addcdiv_(state["exp_avg"], denom, value=-1)
             return
-        if updated(begin, states):  # by pass 1
+        if updated(begin, states) is True:  # by pass 1 (foreach)
             return
         scratch = Scratch()
         buffers = ([st[k] for st in states] for k in ("exp_avg_sq", "exp_avg"))
@@ -425,7 +425,7 @@ class DAdaptSGD(DistanceEstimating):
                 state["z"].copy_(state["x0"] - state["s"])
                 p.mul_(1 - c).add_(state["z"], alpha=c)
             return
-        if updated(begin, states):  # by pass 1
+        if updated(begin, states) is True:  # by pass 1 (foreach)
             return
         buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
         for small, (ps, z, x0, s) in batches(params, *buffers):
