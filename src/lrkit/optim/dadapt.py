@@ -32,7 +32,7 @@ from lrkit.optim.distance import (
     dot_terms,
     each,
     l1_terms,
-    updated,
+    second_pass,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.validation import Param, normalize
@@ -218,11 +218,12 @@ class DAdaptAdam(DistanceEstimating):
             wd = _decoupled(group, begin["dlr"])
             m, v = ([st[k] for st in states] for k in ("exp_avg", "exp_avg_sq"))
             kernels = fused.distance_kernels(params[0].device)
-            done = updated(begin, states)
-            if done is False:
-                kernels.adam_step(params, m, v, 0.0, wd, -1.0, eps)
-            elif isinstance(done, Tensor) and not bool(done[:, 2].all()):
-                kernels.adam_step_rest(params, m, v, wd, -1.0, eps, done)
+            second_pass(
+                begin,
+                states,
+                lambda: kernels.adam_step(params, m, v, 0.0, wd, -1.0, eps),
+                lambda done: kernels.adam_step_rest(params, m, v, wd, -1.0, eps, done),
+            )
             return
         if path == "reference":
             for p, state in zip(params, states):
@@ -231,12 +232,14 @@ class DAdaptAdam(DistanceEstimating):
                     p.add_(p, alpha=-decay * begin["dlr"])
                 p.addcdiv_(state["exp_avg"], denom, value=-1)
             return
-        if updated(begin, states) is True:  # by pass 1 (foreach)
-            return
         scratch = Scratch()
-        buffers = ([st[k] for st in states] for k in ("exp_avg_sq", "exp_avg"))
-        for small, (ps, v, m) in batches(params, *buffers):
-            self._step_batch(group, begin, scratch, small, ps, v, m)
+        buffers = [[st[k] for st in states] for k in ("exp_avg_sq", "exp_avg")]
+
+        def whole() -> None:
+            for small, (ps, v, m) in batches(params, *buffers):
+                self._step_batch(group, begin, scratch, small, ps, v, m)
+
+        second_pass(begin, states, whole)  # none if foreach's pass 1 applied it
 
     def _step_batch(
         self,
@@ -414,22 +417,25 @@ class DAdaptSGD(DistanceEstimating):
         if path == "fused":
             z, x0, s = ([st[k] for st in states] for k in ("z", "x0", "s"))
             kernels = fused.distance_kernels(params[0].device)
-            done = updated(begin, states)
-            if done is False:
-                kernels.dadapt_sgd_phase2(params, z, x0, s, c)
-            elif isinstance(done, Tensor) and not bool(done[:, 2].all()):
-                kernels.dadapt_sgd_phase2_rest(params, z, x0, s, c, done)
+            second_pass(
+                begin,
+                states,
+                lambda: kernels.dadapt_sgd_phase2(params, z, x0, s, c),
+                lambda done: kernels.dadapt_sgd_phase2_rest(params, z, x0, s, c, done),
+            )
             return
         if path == "reference":
             for p, state in zip(params, states):
                 state["z"].copy_(state["x0"] - state["s"])
                 p.mul_(1 - c).add_(state["z"], alpha=c)
             return
-        if updated(begin, states) is True:  # by pass 1 (foreach)
-            return
-        buffers = ([st[k] for st in states] for k in ("z", "x0", "s"))
-        for small, (ps, z, x0, s) in batches(params, *buffers):
-            self._step_batch(begin, small, ps, z, x0, s)
+        buffers = [[st[k] for st in states] for k in ("z", "x0", "s")]
+
+        def whole() -> None:
+            for small, (ps, z, x0, s) in batches(params, *buffers):
+                self._step_batch(begin, small, ps, z, x0, s)
+
+        second_pass(begin, states, whole)  # none if foreach's pass 1 applied it
 
     def _step_batch(
         self,

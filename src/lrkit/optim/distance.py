@@ -293,6 +293,22 @@ class Early:
             begin["updated"].append(states)
 
 
+def second_pass(
+    begin: dict[str, Any],
+    states: list[dict[str, Any]],
+    whole: Callable[[], None],
+    rest: Callable[[Tensor], None] | None = None,
+) -> None:
+    """The second pass of these tensors (Note [update in pass 1]): ``whole()`` unless
+    pass 1 applied their update; ``rest(flags)`` for the rows a fused one-pass kernel
+    left (its sums, the last column flagging the rows it updated)."""
+    done = updated(begin, states)
+    if done is False:
+        whole()
+    elif isinstance(done, Tensor) and rest is not None and not bool(done[:, 2].all()):
+        rest(done)
+
+
 def updated(begin: dict[str, Any], states: list[dict[str, Any]]) -> bool | Tensor:
     """What pass 1 updated of these tensors (Note [update in pass 1]): all of them
     (True), none (False), or the rows flagged in the last column of the fused one-pass
@@ -478,5 +494,6 @@ __all__ = [
     "dot_terms",
     "each",
     "l1_terms",
+    "second_pass",
     "updated",
 ]

@@ -34,6 +34,10 @@ inline bool pending(const double* S, const Layout& l, int64_t t, int64_t r) {
   return S == nullptr || S[3 * (l.offset[t] + r) + 2] == 0;
 }
 
+inline void flag_done(double* S, const Layout& l, int64_t t, int64_t r) {
+  S[3 * (l.offset[t] + r) + 2] = 1;
+}
+
 const double* done_flags(const at::Tensor& sums, const Layout& l) {
   TORCH_CHECK(sums.scalar_type() == at::kDouble && sums.is_contiguous() && sums.dim() == 2 &&
                   sums.size(0) == l.total_rows && sums.size(1) == 3,
@@ -215,7 +219,7 @@ at::Tensor dadapt_adam_pass(const Tensors& p, const Tensors& g, const Tensors& m
         put_sums(S, l, t, r, dot, l1, k);
         if (update && l1 > 0) {  // the row is in cache
           adam_row<T>(P, M, V, cols, T(0), T(decay), T(scale), e);
-          S[k * (l.offset[t] + r) + 2] = 1;
+          flag_done(S, l, t, r);
         }
       });
     });
@@ -292,7 +296,7 @@ at::Tensor dadapt_sgd_pass(const Tensors& p, const Tensors& g, const Tensors& s,
         put_sums(S, l, t, r, dot, sq, k);
         if (update && sq > 0) {  // the row is in cache
           sgd_row<T>(P, ptr<T>(z, t) + o, ptr<T>(x0, t) + o, Sv, cols, T(1 - c), T(c));
-          S[k * (l.offset[t] + r) + 2] = 1;
+          flag_done(S, l, t, r);
         }
       });
     });
