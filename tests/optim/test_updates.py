@@ -47,6 +47,25 @@ def test_axpby_with_a_zero_keeps_the_nan_of_y_as_mul_does() -> None:
     assert y[0].isnan() and y[1] == 2.0
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n", [7, 4097])  # the scalar and the vectorized loops
+def test_axpby_towards_x_is_mul_then_add_to_the_bit(dtype: torch.dtype, n: int) -> None:
+    """``a = 0, b = 1`` (one ``add``): the bits of ``mul_(0)`` then ``add_``, signed zeros
+    and the NaN of ``0 * inf`` included."""
+    special = [float("inf"), -float("inf"), float("nan"), -0.0, 0.0, 1e-45, -2.5, 3.0]
+    gen = torch.Generator().manual_seed(3)
+    pool = torch.tensor(special, dtype=dtype)
+    y = pool[torch.randint(len(special), (n,), generator=gen)]
+    x = pool[torch.randint(len(special), (n,), generator=gen)]
+    want = _two_pass(y, x, 0.0, 1.0)
+    ptr = y.data_ptr()
+    axpby_(y, x, 0.0, 1.0)
+    bits = torch.int64 if dtype == torch.float64 else torch.int32
+    assert y.data_ptr() == ptr
+    assert torch.equal(y.isnan(), want.isnan())
+    assert torch.equal(y.nan_to_num().view(bits), want.nan_to_num().view(bits))
+
+
 def test_axpby_of_mixed_dtypes_is_mul_then_add() -> None:
     y = torch.randn(6, dtype=torch.float64)
     x = torch.randn(6, dtype=torch.float32)

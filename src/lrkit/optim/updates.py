@@ -75,8 +75,14 @@ def axpby_(y: Tensor, x: Tensor, a: float, b: float, one: Tensor | None = None) 
     ``y``, ``vec1 = x`` flat and ``vec2 = [1]`` it is this update in one pass (3 reads
     and writes per element instead of 5), with the same two products and one sum (a
     fused multiply-add may round the last bit apart). ``a == 0`` keeps ``mul_``'s
-    NaN propagation, which ``addr_`` skips at ``beta=0``. ``one``: a reusable ``[1]``.
+    NaN propagation, which ``addr_`` skips at ``beta=0``; with ``b == 1`` too (SGD-like
+    steps to a target: D-Adaptation SGD without momentum) it is ``x + 0 * y`` in one
+    ``add`` (``0 * y`` is exact, so the same bits and NaNs as ``mul_`` then ``add_``).
+    ``one``: a reusable ``[1]``.
     """
+    if a == 0 and b == 1 and x.shape == y.shape and x.dtype == y.dtype:
+        torch.add(x, y, alpha=0, out=y)
+        return
     if a == 0 or not y.is_contiguous() or y.numel() != x.numel() or y.dtype != x.dtype:
         y.mul_(a).add_(x, alpha=b)
         return
