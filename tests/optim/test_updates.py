@@ -63,7 +63,10 @@ def test_axpby_towards_x_is_mul_then_add_to_the_bit(dtype: torch.dtype, n: int) 
     bits = torch.int64 if dtype == torch.float64 else torch.int32
     assert y.data_ptr() == ptr
     assert torch.equal(y.isnan(), want.isnan())
-    assert torch.equal(y.nan_to_num().view(bits), want.nan_to_num().view(bits))
+    # NaNs zeroed only (nan_to_num would also map inf to the largest float)
+    assert torch.equal(
+        y.masked_fill(y.isnan(), 0).view(bits), want.masked_fill(want.isnan(), 0).view(bits)
+    )
 
 
 def test_axpby_of_mixed_dtypes_is_mul_then_add() -> None:
