@@ -96,3 +96,77 @@ def test_foreach_cuts_tensors_for_the_cache_and_matches_prodigyopt(
     got = run(lambda ps: lo.Prodigy(ps, impl="foreach", **options), clone_params(start), grads)
     want = run(lambda ps: prodigyopt.Prodigy(ps, **options), clone_params(start), grads)
     assert_same(got, want, torch.float64)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("decouple", [True, False], ids=["decoupled", "coupled"])
+@pytest.mark.parametrize("impl", ["reference", "foreach"])
+def test_skipped_steps_and_frozen_groups_move_the_moments_as_prodigyopt(
+    impl: str, decouple: bool, dtype: torch.dtype
+) -> None:
+    """Note [moments in pass 2]: with slice_p=2 and the sliced elements' gradients zero,
+    ``|s|_1`` is 0 and prodigyopt skips the update, but its moments take the other
+    elements' gradients (a coupled decay makes those gradients nonzero: no skip); a
+    frozen group (lr 0) keeps its moments and still steps. A transposed weight takes the
+    foreach ops, the other tensors torch's Adam kernel."""
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(4, 6), (3, 5), (7,), (2, 3)]
+    start = [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in shapes]
+    start[1] = start[1].t()
+    grads = make_grads(6, start, 14)
+    for row in grads[:4]:
+        for g in row:
+            g.view(-1)[::2] = 0.0  # the sliced elements: s stays 0, no update
+
+    def make(cls: type, **kw: object) -> object:
+        return lambda ps: cls(
+            [{"params": ps[:3]}, {"params": ps[3:], "lr": 0.0}],
+            slice_p=2, weight_decay=0.1, decouple=decouple, use_bias_correction=True, **kw,
+        )  # fmt: skip
+
+    steps: list[float] = []
+    got = run(
+        make(lo.Prodigy, impl=impl),
+        clone_params(start),
+        grads,
+        every=lambda opt, t: steps.append(opt.param_groups[0]["k"]),
+    )
+    want = run(make(prodigyopt.Prodigy), clone_params(start), grads)
+    if decouple:  # four skipped steps, then steps
+        assert steps[:5] == [0] * 5 and steps[-1] == 9
+        assert torch.equal(got[3][0], start[0]) and not torch.equal(got[-1][0], start[0])
+    # the frozen group's m stays 0: only a decoupled decay moves it
+    assert torch.equal(got[-1][3], start[3]) is not decouple
+    assert_same(got, want, dtype)
+
+
+@pytest.mark.parametrize(
+    ("impl", "beta1"), [("foreach", 0.9), ("foreach", 0.0), ("reference", 0.9)]
+)
+def test_torch_adam_kernel_takes_the_contiguous_float_tensors_of_the_foreach_path(
+    impl: str, beta1: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [moments in pass 2]: torch's fused Adam kernel walks raw memory, so it gets
+    the contiguous float32/float64 CPU tensors with ``m`` and no other."""
+    seen: list[torch.Tensor] = []
+    kernel = torch._fused_adamw_
+
+    def spy(params: list[torch.Tensor], *args: object, **kw: object) -> None:
+        seen.extend(params)
+        kernel(params, *args, **kw)
+
+    monkeypatch.setattr(torch, "_fused_adamw_", spy)
+    shapes = [(4, 6), (5, 3), (7,), (3,)]
+    params = [torch.randn(s, dtype=torch.float64) for s in shapes]
+    params[1] = params[1].t()  # transposed
+    params[2] = params[2].float()
+    params[3] = params[3].half()
+    params = [p.requires_grad_() for p in params]
+    opt = lo.Prodigy(params, impl=impl, betas=(beta1, 0.99), weight_decay=0.1)
+    for _ in range(2):
+        for p in params:
+            p.grad = torch.randn_like(p)
+        opt.step()
+    taken = {p.data_ptr() for p in seen}
+    want = {params[0].data_ptr(), params[2].data_ptr()} if impl == "foreach" and beta1 else set()
+    assert taken == want

@@ -217,7 +217,9 @@ class DistanceEstimating(Optimizer):
                     part = self._sums(group, ps, gs, sts, begin, path)
                     total = [a + b for a, b in zip(total, part)]
         found = self._estimate(begin, self._global(total), lr)
-        if found is not None:
+        if found is None:
+            self._skipped(begin)
+        else:
             for (group, *_), group_parts in zip(work, parts):
                 group.update(found)
                 for path, (_, ps, gs, sts) in group_parts:
@@ -233,6 +235,10 @@ class DistanceEstimating(Optimizer):
     def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
         """The coupled weight decay on this group's gradients (0: none)."""
         return 0.0
+
+    def _skipped(self, begin: dict[str, Any]) -> None:
+        """What a step the estimate skips (``_estimate`` gave None) still does of pass 1's
+        work that a class put off to pass 2; nothing by default."""
 
     def _sums(
         self,

@@ -7,6 +7,30 @@ Prodigy's sums are the numerator ``sum_k d_k dlr_k <g_k, x_0 - x_k>`` (decayed b
 the end of the pass, so ``foreach`` equals ``reference`` up to rounding; the fused
 path (``csrc/distance_cpu.cpp``; ``distance_triton`` on CUDA) adds them up per row
 in float64.
+
+Note [moments in pass 2]
+~~~~~~~~~~~~~~~~~~~~~~~~
+The sums do not read ``m`` and ``v``, and prodigyopt's update changes in the new
+``d`` only through ``eps``: ``p <- p - dlr m / (sqrt(v) + d_new eps)``, with
+``m <- beta1 m + (1 - beta1) (d g)`` and ``v <- beta2 v + (1 - beta2) (d g)^2``
+with the step's ``d``. That is Adam's step on the gradient ``d g`` with lr
+``dlr``, eps ``d_new eps`` and no bias correction, which torch's fused Adam
+kernel (``torch._fused_adam_``/``_fused_adamw_``, what ``torch.optim.Adam(
+fused=True)`` calls) does on the CPU in one vectorized loop, ``m``, ``v`` and
+``p`` read once. So on the CPU, for float32/float64 tensors with ``m`` whose
+``p``, grad and moments are contiguous (the kernel walks raw memory), the
+foreach path's pass 1 reads only ``g``, ``p``, ``p0`` and ``s``, and pass 2
+runs that kernel batch by batch on ``d g`` in a reused buffer, its step
+counters ``inf`` (``1 - beta^inf = 1``). Coupled decay is the kernel's
+``d * weight_decay`` on ``p`` (``d g + d decay p``), the decoupled one its AdamW
+form ``p (1 - dlr decay)``. The same numbers up to rounding: the kernel forms
+``m`` as a lerp and the update as ``(-dlr m) / denom``. Other tensors (a
+transposed or half-precision one, no ``m``) keep the moments in pass 1. A step
+the estimate skips (``|s|_1 = 0``) still moves the moments, as prodigyopt's pass
+1 does (``_skipped``); a frozen group (lr 0) runs no pass 1, so its moments stay
+and its step is the one without the kernel, as prodigyopt's. On ResNet-50 shapes
+(2-core AMD EPYC) the step took 0.64-0.80x of prodigyopt's in four runs, against
+1.01-1.05x with the moments in pass 1.
 """
 
 from __future__ import annotations
@@ -36,6 +60,9 @@ from lrkit.optim.distance import (
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
 from lrkit.optim.layout import PLAIN
 from lrkit.validation import Param
+
+# torch's fused Adam kernels on the CPU (torch >= 2.4): Note [moments in pass 2]
+ADAM_KERNEL = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 
 
 @register(
@@ -165,7 +192,8 @@ class Prodigy(DistanceEstimating):
         first = self.param_groups[0]
         beta2 = first["betas"][1]
         beta3 = first["beta3"] if first["beta3"] is not None else math.sqrt(beta2)
-        return {"d": first["d"], "dlr": adam_bias_correction(first, lr), "beta3": beta3}
+        return {"d": first["d"], "dlr": adam_bias_correction(first, lr), "beta3": beta3,
+                "moments": []}  # fmt: skip
 
     def _decay(self, group: dict[str, Any], begin: dict[str, Any]) -> float:
         return coupled(group)
@@ -228,32 +256,50 @@ class Prodigy(DistanceEstimating):
                 state["s"].mul_(beta3).add_(g_sliced, alpha=(d / d0) * scale)
             return delta, sum(st["s"].abs().sum().item() for st in states)
         # foreach: the same sums as tensors, one host read each at the end; each
-        # batch's dots and moment updates read the gradients while they are in cache
+        # batch's dots and moment updates read the gradients while they are in cache,
+        # except where pass 2 updates the moments (Note [moments in pass 2])
         dots: list[Tensor] = []
         norms: list[Tensor] = []
         scratch, scratch_s = Scratch(), Scratch()
-        lists = [grads, params] + [[st[k] for st in states] for k in ("p0", "s", "exp_avg_sq")]
-        if beta1 > 0:
-            lists.append([st["exp_avg"] for st in states])
+        m_all = [st["exp_avg"] for st in states] if beta1 > 0 else None
+        later = _later(group, params, grads, states)
+        if later:
+            begin["moments"].append((states, later, group, params, grads))
 
         def flat(t: Tensor) -> Tensor:  # sliced as prodigyopt's slice_p
             return t.reshape(-1)[::step] if step > 1 else t.reshape(-1)
 
-        for small, (raw, ps, p0, ss, v, *m) in batches(*lists):  # s, p0 sliced: rows stay whole
-            gs = add_decay(scratch, raw, ps, decay, small)
-            sliced_gs, x = [flat(t) for t in gs], [flat(t) for t in ps]
-            # p0 - x, then |s|, in a reused buffer; p0: a 0-d zero for a zero p
-            diffs = each(scratch_s, "sub", small, [q.reshape(-1) for q in p0], x, like=x)
-            dots += dot_terms(sliced_gs, diffs, small)
-            if m:
-                foreach_axpby_(m[0], gs, beta1, d * (1 - beta1))
-            torch._foreach_mul_(v, beta2)
-            torch._foreach_addcmul_(v, gs, gs, value=d * d * (1 - beta2))
-            foreach_axpby_(ss, sliced_gs, beta3, (d / d0) * scale)
-            norms += l1_terms(scratch_s, ss, small)
+        now = [i for i in range(len(params)) if i not in set(later)]
+        for idx, moments in ((now, True), (later, False)):
+            lists = [[t[i] for i in idx] for t in (grads, params)]
+            lists += [[states[i][k] for i in idx] for k in ("p0", "s")]
+            if moments:
+                lists.append([states[i]["exp_avg_sq"] for i in idx])
+                lists += [[m_all[i] for i in idx]] if m_all is not None else []
+            for small, (raw, ps, p0, ss, *vm) in batches(*lists) if idx else []:
+                gs = add_decay(scratch, raw, ps, decay, small)
+                sliced_gs, x = [flat(t) for t in gs], [flat(t) for t in ps]
+                # p0 - x, then |s|, in a reused buffer; p0: a 0-d zero for a zero p
+                diffs = each(scratch_s, "sub", small, [q.reshape(-1) for q in p0], x, like=x)
+                dots += dot_terms(sliced_gs, diffs, small)
+                if vm:
+                    _moments(group, d, gs, *vm)
+                foreach_axpby_(ss, sliced_gs, beta3, (d / d0) * scale)
+                norms += l1_terms(scratch_s, ss, small)
         sums = torch.stack([torch.stack(dots).sum(), torch.stack(norms).sum()]).tolist()
         delta, total = (d / d0) * dlr * sums[0], sums[1]
         return delta, total
+
+    def _skipped(self, begin: dict[str, Any]) -> None:
+        """A step the estimate skips still updates the moments, as prodigyopt's pass 1
+        does (Note [moments in pass 2])."""
+        scratch = Scratch()
+        for states, idx, group, params, grads in begin["moments"]:
+            decay = self._decay(group, begin)
+            lists = [[t[i] for i in idx] for t in (grads, params)]
+            lists += [[states[i][k] for i in idx] for k in ("exp_avg_sq", "exp_avg")]
+            for small, (raw, ps, vs, ms) in batches(*lists):
+                _moments(group, begin["d"], add_decay(scratch, raw, ps, decay, small), vs, ms)
 
     def _update(
         self,
@@ -291,14 +337,86 @@ class Prodigy(DistanceEstimating):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
+        later: list[int] = next((i for sts, i, *_ in begin["moments"] if sts is states), [])
+        if later:  # Note [moments in pass 2]: m, v and p in torch's Adam kernel
+            _adam_kernel(
+                group, begin["d"], dlr, d * eps,
+                *([t[i] for i in later] for t in (params, grads, v, second)),
+            )  # fmt: skip
+            rest = [i for i in range(len(params)) if i not in set(later)]
+            params, second, v = ([t[i] for i in rest] for t in (params, second, v))
         scratch, scratch_denoms = Scratch(), Scratch()
-        for small, (ps, vs, raw) in batches(params, v, second):
+        for small, (ps, vs, raw) in batches(params, v, second) if params else []:
             ms = add_decay(scratch, raw, ps, on_grads, small)
             denoms = each(scratch_denoms, "sqrt", small, vs)  # sqrt(v) + d eps
             torch._foreach_add_(denoms, d * eps)
             if decay != 0 and group["decouple"]:
                 torch._foreach_add_(ps, ps, alpha=-decay * dlr)
             torch._foreach_addcdiv_(ps, ms, denoms, value=-dlr if beta1 > 0 else -dlr * d)
+
+
+def _later(
+    group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]]
+) -> list[int]:
+    """The tensors whose moments pass 2 updates, in torch's fused Adam kernel (Note
+    [moments in pass 2]): with ``m``, float32 or float64 on the CPU, ``p``, its grad
+    and moments contiguous and of one dtype (the kernel walks raw memory)."""
+    if group["betas"][0] == 0 or not ADAM_KERNEL:
+        return []
+    return [
+        i
+        for i, (p, g, st) in enumerate(zip(params, grads, states))
+        if p.device.type == "cpu"
+        and p.dtype in (torch.float32, torch.float64)
+        and all(
+            t.dtype == p.dtype and t.is_contiguous() and t.shape == p.shape
+            for t in (g, st["exp_avg"], st["exp_avg_sq"])
+        )
+        and p.is_contiguous()
+    ]
+
+
+def _moments(
+    group: dict[str, Any], d: float, gs: list[Tensor], v: list[Tensor], *m: list[Tensor]
+) -> None:
+    """``m <- beta1 m + d (1 - beta1) g`` (where there is an ``m``) and
+    ``v <- beta2 v + d^2 (1 - beta2) g^2`` on one batch, as prodigyopt."""
+    beta1, beta2 = group["betas"]
+    if m:
+        foreach_axpby_(m[0], gs, beta1, d * (1 - beta1))
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, gs, gs, value=d * d * (1 - beta2))
+
+
+def _adam_kernel(
+    group: dict[str, Any],
+    d: float,
+    dlr: float,
+    eps: float,
+    *rows: list[Tensor],
+) -> None:
+    """Note [moments in pass 2]: the moments with the step's ``d`` and the update with
+    ``dlr`` and ``eps`` (the new ``d`` times the group's), batch by batch, in torch's
+    fused Adam kernel on ``d * g`` (a reused buffer), its bias corrections 1. ``rows``:
+    the params, grads, ``v`` and ``m``."""
+    beta1, beta2 = group["betas"]
+    decoupled = group["decouple"] and group["weight_decay"] != 0
+    kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    # AdamW: p * (1 - dlr wd); Adam: d g + (d decay) p = d (g + decay p), coupled
+    wd = group["weight_decay"] if decoupled else d * coupled(group)
+    never = torch.full((), math.inf)  # step inf: 1 - beta^step = 1, no bias correction
+    scratch = Scratch()
+    for small, (ps, gs, vs, ms) in batches(*rows):
+        if small:
+            scaled = list(torch._foreach_mul(gs, d))
+        else:
+            scaled = scratch.like(gs)
+            for out, g in zip(scaled, gs):
+                torch.mul(g, d, out=out)
+        kernel(
+            ps, scaled, ms, vs, [], [never] * len(ps), lr=dlr, beta1=beta1, beta2=beta2,
+            weight_decay=wd, eps=eps, amsgrad=False, maximize=False,
+        )  # fmt: skip
 
 
 __all__ = ["Prodigy"]
