@@ -207,7 +207,7 @@ class DistanceEstimating(Optimizer):
         parts: list[list[tuple[str, Work]]] = []
         for work_row in work:
             group = work_row[0]
-            parts.append([(path, _subset(work_row, idx)) for path, idx in self._parts(*work_row)])
+            parts.append([(path, subset(work_row, idx)) for path, idx in self._parts(*work_row)])
             decay = self._decay(group, begin)
             for path, (_, ps, gs, _) in parts[-1]:
                 if path == "reference" and decay != 0:  # the others add it as they read g
@@ -326,7 +326,7 @@ def updated(begin: dict[str, Any], states: list[dict[str, Any]]) -> bool | Tenso
     return False
 
 
-def _subset(work: Work, idx: list[int]) -> Work:
+def subset(work: Work, idx: list[int]) -> Work:
     """One group's work for the tensors at ``idx``."""
     group, params, grads, states = work
     return group, [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx]
@@ -501,5 +501,6 @@ __all__ = [
     "each",
     "l1_terms",
     "second_pass",
+    "subset",
     "updated",
 ]

@@ -56,9 +56,10 @@ from lrkit.optim.distance import (
     dot_terms,
     each,
     l1_terms,
+    subset,
 )
 from lrkit.optim.hyper import BETA, FLAG, NONNEG, POSITIVE
-from lrkit.optim.layout import PLAIN
+from lrkit.optim.layout import PLAIN, takes
 from lrkit.validation import Param
 
 # torch's fused Adam kernels on the CPU (torch >= 2.4): Note [moments in pass 2]
@@ -261,22 +262,23 @@ class Prodigy(DistanceEstimating):
         dots: list[Tensor] = []
         norms: list[Tensor] = []
         scratch, scratch_s = Scratch(), Scratch()
-        m_all = [st["exp_avg"] for st in states] if beta1 > 0 else None
-        later = _later(group, params, grads, states)
+        later = _later(params, grads, states) if beta1 > 0 and ADAM_KERNEL else []
+        taken = set(later)
+        rest = [i for i in range(len(params)) if i not in taken]
+        now, deferred = (subset((group, params, grads, states), idx) for idx in (rest, later))
         if later:
-            begin["moments"].append((states, later, group, params, grads))
+            begin["moments"].append((states, later, deferred))
 
         def flat(t: Tensor) -> Tensor:  # sliced as prodigyopt's slice_p
             return t.reshape(-1)[::step] if step > 1 else t.reshape(-1)
 
-        now = [i for i in range(len(params)) if i not in set(later)]
-        for idx, moments in ((now, True), (later, False)):
-            lists = [[t[i] for i in idx] for t in (grads, params)]
-            lists += [[states[i][k] for i in idx] for k in ("p0", "s")]
-            if moments:
-                lists.append([states[i]["exp_avg_sq"] for i in idx])
-                lists += [[m_all[i] for i in idx]] if m_all is not None else []
-            for small, (raw, ps, p0, ss, *vm) in batches(*lists) if idx else []:
+        moments = ("exp_avg_sq", "exp_avg") if beta1 > 0 else ("exp_avg_sq",)
+        for (_, part_ps, part_gs, sts), keys in (
+            (now, ("p0", "s", *moments)),
+            (deferred, ("p0", "s")),
+        ):
+            lists = [part_gs, part_ps] + [[st[k] for st in sts] for k in keys]
+            for small, (raw, ps, p0, ss, *vm) in batches(*lists) if part_ps else []:
                 gs = add_decay(scratch, raw, ps, decay, small)
                 sliced_gs, x = [flat(t) for t in gs], [flat(t) for t in ps]
                 # p0 - x, then |s|, in a reused buffer; p0: a 0-d zero for a zero p
@@ -294,11 +296,10 @@ class Prodigy(DistanceEstimating):
         """A step the estimate skips still updates the moments, as prodigyopt's pass 1
         does (Note [moments in pass 2])."""
         scratch = Scratch()
-        for states, idx, group, params, grads in begin["moments"]:
+        for _, _, (group, params, grads, states) in begin["moments"]:
             decay = self._decay(group, begin)
-            lists = [[t[i] for i in idx] for t in (grads, params)]
-            lists += [[states[i][k] for i in idx] for k in ("exp_avg_sq", "exp_avg")]
-            for small, (raw, ps, vs, ms) in batches(*lists):
+            lists = [[st[k] for st in states] for k in ("exp_avg_sq", "exp_avg")]
+            for small, (raw, ps, vs, ms) in batches(grads, params, *lists):
                 _moments(group, begin["d"], add_decay(scratch, raw, ps, decay, small), vs, ms)
 
     def _update(
@@ -337,13 +338,13 @@ class Prodigy(DistanceEstimating):
                 else:
                     p.addcdiv_(g, denom, value=-dlr * d)
             return
-        later: list[int] = next((i for sts, i, *_ in begin["moments"] if sts is states), [])
-        if later:  # Note [moments in pass 2]: m, v and p in torch's Adam kernel
-            _adam_kernel(
-                group, begin["d"], dlr, d * eps,
-                *([t[i] for i in later] for t in (params, grads, v, second)),
-            )  # fmt: skip
-            rest = [i for i in range(len(params)) if i not in set(later)]
+        deferred = next((entry[1:] for entry in begin["moments"] if entry[0] is states), None)
+        if deferred is not None:  # Note [moments in pass 2]: m, v and p in torch's Adam kernel
+            later, (_, part_ps, part_gs, sts) = deferred
+            moments = [[st[k] for st in sts] for k in ("exp_avg_sq", "exp_avg")]
+            _adam_kernel(group, begin["d"], dlr, d * eps, part_ps, part_gs, *moments)
+            taken = set(later)
+            rest = [i for i in range(len(params)) if i not in taken]
             params, second, v = ([t[i] for i in rest] for t in (params, second, v))
         scratch, scratch_denoms = Scratch(), Scratch()
         for small, (ps, vs, raw) in batches(params, v, second) if params else []:
@@ -355,24 +356,17 @@ class Prodigy(DistanceEstimating):
             torch._foreach_addcdiv_(ps, ms, denoms, value=-dlr if beta1 > 0 else -dlr * d)
 
 
-def _later(
-    group: dict[str, Any], params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]]
-) -> list[int]:
+def _later(params: list[Tensor], grads: list[Tensor], states: list[dict[str, Any]]) -> list[int]:
     """The tensors whose moments pass 2 updates, in torch's fused Adam kernel (Note
-    [moments in pass 2]): with ``m``, float32 or float64 on the CPU, ``p``, its grad
-    and moments contiguous and of one dtype (the kernel walks raw memory)."""
-    if group["betas"][0] == 0 or not ADAM_KERNEL:
-        return []
+    [moments in pass 2]): on the CPU, contiguous, with a grad and moments of the same
+    layout and dtype (float32 or float64: ``layout.takes``), as the kernel walks raw
+    memory."""
     return [
         i
         for i, (p, g, st) in enumerate(zip(params, grads, states))
         if p.device.type == "cpu"
-        and p.dtype in (torch.float32, torch.float64)
-        and all(
-            t.dtype == p.dtype and t.is_contiguous() and t.shape == p.shape
-            for t in (g, st["exp_avg"], st["exp_avg_sq"])
-        )
         and p.is_contiguous()
+        and takes(p, g, st["exp_avg"], st["exp_avg_sq"])
     ]
 
 
