@@ -139,3 +139,22 @@ def test_other_shapes_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"has shape \[2, 3, 3\]"):
         lo.Muon([{"params": [torch.zeros(2, 3, 3, requires_grad=True)]}])
     lo.Muon([{"params": [torch.zeros(4, requires_grad=True)], "use_muon": False}])  # AdamW
+
+
+@pytest.mark.parametrize("impl", ["reference", "foreach"])
+def test_bfloat16_weights_decay_and_keep_their_momentum_buffer(impl: str) -> None:
+    # torch 2.14's Newton-Schulz divides a bfloat16 input in place: without nesterov that
+    # is the momentum buffer; and _foreach_mul_ rounds 1 - lr * wd to bfloat16 (1.0)
+    gen = torch.Generator().manual_seed(5)
+    p = torch.randn(8, 5, generator=gen).bfloat16().requires_grad_()
+    start = p.detach().clone()
+    p.grad = torch.randn(8, 5, generator=gen).bfloat16()
+    opt = lo.Muon([p], impl=impl, lr=0.02, weight_decay=0.1, nesterov=False, momentum=0.9)
+    opt.step()
+    expected = torch.zeros_like(p).lerp_(p.grad, 0.1)
+    assert torch.equal(opt.state[p]["momentum_buffer"], expected)
+    from lrkit.optim.muon import NS_COEFFICIENTS, adjusted_lr, newton_schulz
+
+    o = newton_schulz(expected, NS_COEFFICIENTS, 5, 1e-7)
+    want = start.mul(1 - 0.02 * 0.1).add_(o, alpha=-adjusted_lr(0.02, None, p.shape))
+    assert torch.equal(p.detach(), want)

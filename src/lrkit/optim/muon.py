@@ -61,7 +61,8 @@ def newton_schulz(grad: Tensor, coefficients: tuple[float, float, float], steps:
     tall = grad.size(0) > grad.size(1)
     if tall:
         x = x.T
-    x.div_(x.norm().clamp(min=eps))  # spectral norm at most 1
+    # out of place: a bfloat16 grad is its own .bfloat16(), and may be the momentum buffer
+    x = x.div(x.norm().clamp(min=eps))  # spectral norm at most 1
     for _ in range(steps):
         gram = x @ x.T
         x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
@@ -232,9 +233,10 @@ class Muon(Optimizer):
         b = bufs["momentum_buffer"]
         torch._foreach_lerp_(b, grads, 1 - momentum)
         updates = torch._foreach_lerp(grads, b, momentum) if group["nesterov"] else b
-        torch._foreach_mul_(params, 1 - lr * group["weight_decay"])
-        # Newton-Schulz is matrix products, one tensor at a time, as in the reference
+        # Newton-Schulz is matrix products, one tensor at a time, as in the reference; and
+        # p.mul_, not _foreach_mul_, which rounds the factor to a bfloat16 param's dtype
         for p, u in zip(params, updates):
+            p.mul_(1 - lr * group["weight_decay"])
             o = newton_schulz(u, group["ns_coefficients"], group["ns_steps"], group["eps"])
             p.add_(o, alpha=-adjusted_lr(lr, group["adjust_lr_fn"], p.shape))
 
