@@ -11,6 +11,7 @@ from tests.optim.trajectory import assert_same, run
 from torch import nn
 
 import lrkit.optim as lo
+from lrkit.optim.muon import NS_COEFFICIENTS, adjusted_lr, newton_schulz
 
 SHAPES = [(7, 5), (5, 7), (16, 16), (1, 9), (33, 3)]  # tall, wide, square, a row, odd
 
@@ -153,8 +154,6 @@ def test_bfloat16_weights_decay_and_keep_their_momentum_buffer(impl: str) -> Non
     opt.step()
     expected = torch.zeros_like(p).lerp_(p.grad, 0.1)
     assert torch.equal(opt.state[p]["momentum_buffer"], expected)
-    from lrkit.optim.muon import NS_COEFFICIENTS, adjusted_lr, newton_schulz
-
     o = newton_schulz(expected, NS_COEFFICIENTS, 5, 1e-7)
     want = start.mul(1 - 0.02 * 0.1).add_(o, alpha=-adjusted_lr(0.02, None, p.shape))
     assert torch.equal(p.detach(), want)

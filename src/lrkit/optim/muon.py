@@ -235,8 +235,9 @@ class Muon(Optimizer):
         updates = torch._foreach_lerp(grads, b, momentum) if group["nesterov"] else b
         # Newton-Schulz is matrix products, one tensor at a time, as in the reference; and
         # p.mul_, not _foreach_mul_, which rounds the factor to a bfloat16 param's dtype
+        decay = 1 - lr * group["weight_decay"]
         for p, u in zip(params, updates):
-            p.mul_(1 - lr * group["weight_decay"])
+            p.mul_(decay)
             o = newton_schulz(u, group["ns_coefficients"], group["ns_steps"], group["eps"])
             p.add_(o, alpha=-adjusted_lr(lr, group["adjust_lr_fn"], p.shape))
 
