@@ -11,7 +11,7 @@ from tests.optim.trajectory import assert_same, run
 from torch import nn
 
 import lrkit.optim as lo
-from lrkit.optim.muon import NS_COEFFICIENTS, adjusted_lr, newton_schulz
+from lrkit.optim.muon import NS_COEFFICIENTS, Workspace, adjusted_lr, newton_schulz
 
 SHAPES = [(7, 5), (5, 7), (16, 16), (1, 9), (33, 3)]  # tall, wide, square, a row, odd
 
@@ -157,3 +157,38 @@ def test_bfloat16_weights_decay_and_keep_their_momentum_buffer(impl: str) -> Non
     o = newton_schulz(expected, NS_COEFFICIENTS, 5, 1e-7)
     want = start.mul(1 - 0.02 * 0.1).add_(o, alpha=-adjusted_lr(0.02, None, p.shape))
     assert torch.equal(p.detach(), want)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_newton_schulz_in_a_workspace_gives_the_same_numbers(steps: int) -> None:
+    gen = torch.Generator().manual_seed(6)
+    grads = [torch.randn(s, generator=gen) for s in SHAPES]
+    work = Workspace(grads)
+    for g in grads:
+        want = newton_schulz(g, NS_COEFFICIENTS, steps, 1e-7)
+        got = newton_schulz(g, NS_COEFFICIENTS, steps, 1e-7, work)
+        assert got.shape == g.shape and got.dtype == torch.bfloat16
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_foreach_over_mixed_dtypes_and_shapes_is_the_reference(nesterov: bool) -> None:
+    # one workspace serves the whole group: its bfloat16 iterates, and a scratch per dtype
+    dtypes = [torch.float32, torch.bfloat16, torch.float64, torch.float16]
+    gen = torch.Generator().manual_seed(7)
+    start = [torch.randn(s, generator=gen).to(dtypes[i % 4]) for i, s in enumerate(SHAPES)]
+    grads = [[torch.randn(s, generator=gen).to(p.dtype) for s, p in zip(SHAPES, start)]
+             for _ in range(6)]  # fmt: skip
+    kw = dict(lr=0.02, weight_decay=0.1, nesterov=nesterov)
+    got = run(
+        lambda ps: lo.Muon(ps, impl="foreach", **kw),
+        [p.clone().requires_grad_() for p in start],
+        grads,
+    )
+    want = run(
+        lambda ps: lo.Muon(ps, impl="reference", **kw),
+        [p.clone().requires_grad_() for p in start],
+        grads,
+    )
+    for step_got, step_want in zip(got, want, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(step_got, step_want, strict=True))
