@@ -78,8 +78,8 @@ def newton_schulz(grad: Tensor, coefficients: tuple[float, float, float], steps:
     """torch's ``_zeropower_via_newtonschulz``: ``steps`` quintic Newton-Schulz iterations
     in bfloat16 towards the orthogonal factor ``U V^T`` of ``grad = U S V^T``.
 
-    With ``work``, the iterates and Gram matrices are views of its buffers (the result
-    is one too, valid until the next call), the numbers the same.
+    The iterates and Gram matrices are views of ``work``'s buffers (the result is one
+    too, valid until the next call with it); without ``work``, the call makes its own.
 
     A sharded (FSDP2, DTensor) ``grad`` is gathered whole on every rank (one all-gather),
     orthogonalised there, and this rank's shard of the result returned: the iterations
@@ -92,24 +92,17 @@ def newton_schulz(grad: Tensor, coefficients: tuple[float, float, float], steps:
         whole = newton_schulz(shard.full_tensor(), coefficients, steps, eps)
         return distribute_tensor(whole, shard.device_mesh, shard.placements, src_data_rank=None)
     a, b, c = coefficients
-    tall = grad.size(0) > grad.size(1)
     if work is None:
-        x = grad.bfloat16()
-        if tall:
-            x = x.T
-        # out of place: a bfloat16 grad is its own .bfloat16(), and may be the momentum buffer
-        x = x.div(x.norm().clamp(min=eps))  # spectral norm at most 1
-        for _ in range(steps):
-            gram = x @ x.T
-            x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
-        return x.T if tall else x
+        work = Workspace([grad])
     rows, cols = grad.shape
+    # a copy: a bfloat16 grad is its own .bfloat16(), and may be the momentum buffer
     x = work.view(work.iterates[0], rows, cols).copy_(grad)
+    tall = rows > cols
     if tall:
         x, rows, cols = x.T, cols, rows
-    x.div_(x.norm().clamp(min=eps))
+    x.div_(x.norm().clamp(min=eps))  # spectral norm at most 1
     gram, poly = (work.view(g, rows, rows) for g in work.grams)
-    for i in range(steps):
+    for i in range(steps):  # the iterates written one from the other
         out = work.view(work.iterates[(i + 1) % 2], rows, cols)
         torch.mm(x, x.T, out=gram)
         torch.addmm(gram, gram, gram, beta=b, alpha=c, out=poly)
@@ -289,10 +282,8 @@ class Muon(Optimizer):
         for p, g, m in zip(params, grads, momenta):
             p.mul_(decay)
             u = m
-            if group["nesterov"] and work is not None:
-                u = torch.lerp(g, m, momentum, out=work.update(p))
-            elif group["nesterov"]:
-                u = g.lerp(m, momentum)
+            if group["nesterov"]:
+                u = torch.lerp(g, m, momentum, out=None if work is None else work.update(p))
             o = newton_schulz(u, group["ns_coefficients"], group["ns_steps"], group["eps"], work)
             if work is not None and torch.promote_types(p.dtype, o.dtype) == p.dtype != o.dtype:
                 o = work.update(p).copy_(o)
